@@ -1,0 +1,27 @@
+"""Run a stage with all it says (log lines, warnings, progress bars) going to its log file."""
+
+import logging
+import sys
+
+from spectrohar.errors import DataError
+
+
+def run_logged(log_path, stage, /, **kwargs):
+    """Call `stage(**kwargs)` with stderr and logging sent to `log_path`.
+
+    A DataError ends the process with its one-sentence message rather than a traceback.
+    """
+    stream = open(log_path, "a", buffering=1)  # noqa: SIM115 - stays open for the process
+    sys.stderr = stream
+    logging.basicConfig(
+        stream=stream,
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    logging.captureWarnings(True)
+    try:
+        return stage(**kwargs)
+    except DataError as error:
+        logging.getLogger(stage.__module__).error("%s", error)
+        sys.exit(1)

@@ -1,0 +1,261 @@
+"""Synthetic Capture-24 look-alike data, so the pipeline runs without the real download.
+
+Signals are wrist acceleration in g at 100 Hz: gravity on a slowly changing wrist orientation
+plus kind-specific movement and sensor noise. Activities come as bouts of minutes whose kind
+depends on the clock hour; bouts carry real annotation strings from the released dictionary.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from scipy import signal
+from scipy.spatial.transform import Rotation
+
+FS = 100
+HEADER = b"time,x,y,z,annotation\n"
+_KIND = {
+    "sleep": "sleep",
+    "sitting": "sitting",
+    "standing": "standing",
+    "walking": "walking",
+    "bicycling": "cycling",
+    "vehicle": "vehicle",
+    "household-chores": "mixed",
+    "manual-work": "mixed",
+    "mixed-activity": "mixed",
+    "sports": "mixed",
+}
+KINDS = ["sleep", "sitting", "standing", "walking", "cycling", "vehicle", "mixed"]
+# Target sample shares by day and night, and mean bout minutes; bout odds = share / mean.
+_SHARE_DAY = np.array([0.03, 0.30, 0.13, 0.10, 0.04, 0.07, 0.33])
+_SHARE_NIGHT = np.array([0.88, 0.06, 0.01, 0.01, 0.0, 0.0, 0.04])
+_MEAN_MIN = np.array([150.0, 15, 6, 5, 12, 15, 10])
+# Gravity direction in the device frame: forearm level (z), arm hanging (x), on handlebars.
+_LEVEL = np.array([0.2, -0.1, -0.97])
+_HANG = np.array([-0.97, 0.15, 0.1])
+_BARS = np.array([-0.55, 0.1, -0.8])
+_AGES = ["18-29", "30-37", "38-52", "53+"]
+
+
+def _dictionary_file():
+    return importlib.resources.files("spectrohar") / "data" / "annotation-label-dictionary.csv"
+
+
+def _vocabulary() -> dict[str, list[str]]:
+    """Real annotation strings per signal kind, exactly as released (typos included)."""
+    with importlib.resources.as_file(_dictionary_file()) as f:
+        d = pd.read_csv(f, dtype=str, keep_default_na=False)
+    kinds = d["label:WillettsSpecific2018"].map(_KIND)
+    return {k: d.loc[kinds == k, "annotation"].tolist() for k in KINDS}
+
+
+def participant_ids(n: int) -> list[str]:
+    """n ids 'P001'..'P151' spread evenly over 1..151, about a third in the test range."""
+    if not 1 <= n <= 151:
+        raise ValueError(f"n must be in 1..151, got {n}")
+    nums = np.unique(np.round(np.linspace(1, 151, n)).astype(int))
+    return [f"P{i:03d}" for i in nums]
+
+
+def _unit(v):
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def _tilt(rng, base, deg):
+    """Base direction tilted by a random angle of about `deg` degrees."""
+    return _unit(base + rng.normal(0, np.tan(np.radians(deg)) / np.sqrt(3), 3))
+
+
+def _band(rng, n, lo, hi, std, k=3):
+    """(n, k) Gaussian noise band-limited to lo..hi Hz (lowpass if lo is None), given std."""
+    if lo is None:
+        sos = signal.butter(2, hi, "lowpass", fs=FS, output="sos")
+    else:
+        sos = signal.butter(2, [lo, min(hi, 0.45 * FS)], "bandpass", fs=FS, output="sos")
+    x = signal.sosfilt(sos, rng.standard_normal((n, k)), axis=0)
+    return x * (std / max(x.std(), 1e-12))
+
+
+def _events(rng, n, per_min, dur_s):
+    """(n,) 0/1 mask of Poisson events per minute lasting dur_s=(lo, hi) seconds."""
+    m = rng.poisson(per_min * n / (60 * FS))
+    starts = rng.integers(0, n, m)
+    ends = np.minimum(starts + (rng.uniform(*dur_s, m) * FS).astype(int), n)
+    edges = np.zeros(n + 1)
+    np.add.at(edges, starts, 1)
+    np.add.at(edges, ends, -1)
+    return (np.cumsum(edges[:n]) > 0).astype(float)
+
+
+def _posture(rng, n, bases, spread, every_s, drift=0.03):
+    """(n, 3) gravity direction: postures held for ~every_s seconds with smooth changes."""
+    m = 1 + rng.poisson(n / (every_s * FS))
+    cuts = np.sort(rng.integers(0, n, m - 1))
+    dirs = np.array([_tilt(rng, bases[rng.integers(len(bases))], spread) for _ in range(m)])
+    g = dirs[np.searchsorted(cuts, np.arange(n), side="right")]
+    g = signal.sosfiltfilt(signal.butter(2, 1.0, fs=FS, output="sos"), g, axis=0) if n > 30 else g
+    return _unit(g + _band(rng, n, None, 0.05, drift))
+
+
+def _gait(rng, n, cadence, amp, g):
+    """Gravity g swung at half the step rate plus step impacts with harmonics."""
+    f = cadence * rng.uniform(0.95, 1.05) * (1 + _band(rng, n, None, 0.02, 0.02, 1)[:, 0])
+    phi = 2 * np.pi * np.cumsum(f) / FS + rng.uniform(0, 2 * np.pi)
+    th = rng.uniform(0, 2 * np.pi, 3)
+    step = np.sin(phi) + 0.5 * np.sin(2 * phi + th[0]) + 0.25 * np.sin(3 * phi + th[1])
+    a = np.radians(rng.uniform(15, 30)) * np.sin(phi / 2 + th[2])
+    gx, gz = g[:, 0] * np.cos(a) - g[:, 2] * np.sin(a), g[:, 0] * np.sin(a) + g[:, 2] * np.cos(a)
+    swung = np.column_stack([gx, g[:, 1], gz])
+    return swung + amp * step[:, None] * _tilt(rng, -g[0], 30)
+
+
+def _still_motion(rng, n, act):
+    """Small hand movements and occasional gestures of a seated or standing person."""
+    level = act * rng.choice([0.004, 0.015, 0.03])  # watching TV ... typing/eating
+    gestures = _events(rng, n, rng.uniform(0.2, 2), (1, 4))[:, None]
+    return _band(rng, n, 0.1, 2, level) + gestures * _band(rng, n, 0.5, 4, 0.08 * act)
+
+
+def _signal(kind, rng, n, p):
+    """(n, 3) acceleration in g (gravity + movement, no sensor noise) for one bout."""
+    act = p["act"]
+    if kind == "sleep":
+        g = _posture(rng, n, [_unit(rng.normal(size=3))], 60, rng.uniform(20, 60) * 60, 0.01)
+        return g + _events(rng, n, 0.2, (0.3, 2))[:, None] * _band(rng, n, 1, 8, 0.03)
+    if kind in ("sitting", "standing"):
+        sit = kind == "sitting"
+        bases = [_LEVEL, _HANG] if rng.random() < 0.25 else [_LEVEL if sit else _HANG]
+        g = _posture(rng, n, bases, 30, 180 if sit else 90)
+        x = g + _still_motion(rng, n, act)
+        if not sit:  # weight shifts and a few shuffling steps
+            steps = _events(rng, n, 0.5, (2, 6))[:, None]
+            x += _band(rng, n, 0.1, 0.5, 0.02) + steps * (_gait(rng, n, p["cadence"], 0.15, g) - g)
+        return x
+    if kind == "walking":
+        g = _posture(rng, n, [_HANG], 15, 120)
+        pause = _events(rng, n, 0.5, (5, 30))[:, None]
+        return g + (1 - pause) * (_gait(rng, n, p["cadence"], p["walk_amp"], g) - g)
+    if kind == "cycling":
+        g = _posture(rng, n, [_BARS, _LEVEL], 25, 120, drift=0.06)
+        f = p["pedal"] * (1 + _band(rng, n, None, 0.02, 0.03, 1)[:, 0])
+        phi = 2 * np.pi * np.cumsum(f) / FS
+        pedal = np.column_stack([np.sin(phi), 0.5 * np.sin(phi + 1), 0.3 * np.sin(2 * phi)])
+        coast = _events(rng, n, 0.3, (5, 20))[:, None]
+        stop = _events(rng, n, 0.2, (10, 60))[:, None]  # traffic lights: hands still
+        road = _band(rng, n, 8, 30, rng.uniform(0.005, 0.03))
+        amp = act * rng.uniform(0.03, 0.1)
+        return g + (1 - stop) * ((1 - coast) * amp * pedal + road)
+    if kind == "vehicle":
+        g = _posture(rng, n, [_LEVEL, _LEVEL, _BARS], 30, 300)
+        stop = 1 - 0.8 * _events(rng, n, 0.3, (10, 60))[:, None]  # idling engine only
+        vib = _band(rng, n, 2, 20, rng.uniform(0.005, 0.03))
+        sway = _band(rng, n, None, 0.5, rng.uniform(0.01, 0.05))
+        return g + stop * (vib + sway) + 0.5 * _still_motion(rng, n, act)
+    # mixed: still spells, bursts of band-limited movement and short walks, ~30 s each
+    out, done = [], 0
+    while done < n:
+        m = min(n - done, int(rng.exponential(30 * FS)) + 2 * FS)
+        u = rng.random()
+        if u < 0.35:
+            out.append(_signal(rng.choice(["sitting", "standing"]), rng, m, p))
+        elif u < 0.8:
+            g = _posture(rng, m, [_LEVEL, _HANG, _BARS], 45, 5, drift=0.1)
+            lo, hi = rng.uniform(0.3, 2), rng.uniform(3, 12)
+            out.append(g + _band(rng, m, lo, hi, act * rng.uniform(0.05, 0.4)))
+        else:
+            out.append(
+                _gait(rng, m, p["cadence"], p["walk_amp"], _posture(rng, m, [_HANG], 20, 60))
+            )
+        done += m
+    return np.concatenate(out)
+
+
+def _bouts(rng, n, start_s):
+    """Yield (kind, n_samples, annotated) bouts covering n samples; kind odds follow the hour."""
+    t = 0
+    while t < n:
+        hour = (start_s + t / FS) / 3600 % 24
+        night = hour >= 23 or hour < 7
+        mean = _MEAN_MIN if night else np.r_[30.0, _MEAN_MIN[1:]]  # daytime naps are short
+        odds = (_SHARE_NIGHT if night else _SHARE_DAY) / mean
+        k = rng.choice(len(KINDS), p=odds / odds.sum())
+        lo, hi = (20, 300) if k == 0 else (2, 40)
+        m = int(np.clip(rng.exponential(mean[k]), lo, hi) * 60 * FS)
+        yield KINDS[k], min(m, n - t), rng.random() > 0.1
+        t += m
+        if rng.random() < 0.2 and t < n:  # unannotated transition between bouts
+            m = int(rng.uniform(5, 120) * FS)
+            yield "mixed", min(m, n - t), False
+            t += m
+
+
+def write_recording(path, pid: str, hours: float, seed: int) -> None:
+    """Write one participant's recording `P###.csv.gz` to path (a file, or a folder for it)."""
+    rng = np.random.default_rng([seed, int(pid[1:])])
+    path = Path(path)
+    if path.is_dir():
+        path = path / f"{pid}.csv.gz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = int(round(hours * 3600 * FS))
+    p = {  # per-participant traits
+        "cadence": rng.uniform(1.6, 2.2),
+        "pedal": rng.uniform(0.8, 1.4),
+        "walk_amp": rng.uniform(0.2, 0.5),
+        "act": rng.uniform(0.7, 1.3),
+    }
+    wear = Rotation.from_rotvec(rng.normal(0, 0.15, 3)).as_matrix()
+    noise = rng.uniform(0.005, 0.015)
+    start_s = int(rng.integers(7 * 3600, 24 * 3600))
+    day = np.datetime64("2014-01-01") + rng.integers(0, 3 * 365)
+
+    vocab = _vocabulary()
+    strings = [s for k in KINDS for s in vocab[k]]
+    offset = dict(zip(KINDS, np.cumsum([0] + [len(vocab[k]) for k in KINDS]), strict=False))
+    xyz = np.empty((n, 3))
+    code = np.full(n, -1, dtype=np.int32)
+    t = 0
+    for kind, m, annotated in _bouts(rng, n, start_s):
+        xyz[t : t + m] = _signal(kind, rng, m, p)
+        if annotated:
+            code[t : t + m] = offset[kind] + rng.integers(len(vocab[kind]))
+        t += m
+    xyz = xyz @ wear.T + rng.normal(0, noise, (n, 3))
+    xyz = np.round(np.clip(xyz, -8, 8), 6)
+
+    time = day.astype("datetime64[us]") + np.timedelta64(start_s, "s") + np.arange(n) * 10_000
+    ann = pa.array(strings).take(pa.array(code, mask=code < 0))
+    table = pa.table(
+        {"time": time, "x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2], "annotation": ann}
+    )
+    # Arrow quotes every string unless told not to; quote only if a string really needs it.
+    needs = any(c in s for s in strings for c in ',"\r\n')
+    opts = pacsv.WriteOptions(
+        include_header=False, batch_size=1 << 16, quoting_style="needed" if needs else "none"
+    )
+    # Level 1: formatting + compression dominate run time; mtime 0 keeps bytes reproducible.
+    with gzip.GzipFile(path, "wb", compresslevel=1, mtime=0) as out:
+        out.write(HEADER)
+        pacsv.write_csv(table, out, opts)
+
+
+def write_metadata(folder, pids: list[str], seed: int) -> None:
+    """Write metadata.csv (pid,age,sex) and a copy of the real annotation-label dictionary."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    meta = pd.DataFrame(
+        {
+            "pid": list(pids),
+            "age": rng.choice(_AGES, len(pids)),
+            "sex": rng.choice(["F", "M"], len(pids)),
+        }
+    )
+    meta.to_csv(folder / "metadata.csv", index=False)
+    (folder / "annotation-label-dictionary.csv").write_bytes(_dictionary_file().read_bytes())

@@ -1,0 +1,151 @@
+"""Training from the spectrogram cache; model selection and early stopping on the validation
+participants only. The test participants are never read here."""
+
+import copy
+import logging
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+import xarray as xr
+from sklearn.metrics import cohen_kappa_score, f1_score
+from tqdm.auto import tqdm
+
+from spectrohar.cache import as_tensors, select
+from spectrohar.errors import DataError
+from spectrohar.model import build_model, predict, resolve_device
+
+log = logging.getLogger(__name__)
+
+HIGHER_IS_BETTER = {"val_loss": False, "val_kappa": True, "val_macro_f1": True}
+
+
+def validation_scores(logits: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    """Loss, kappa and macro F1 of logits against class codes (-1: a class the model lacks)."""
+    predicted = logits.argmax(dim=1).numpy()
+    return {
+        "val_loss": F.cross_entropy(logits, y, ignore_index=-1).item(),
+        "val_kappa": cohen_kappa_score(y.numpy(), predicted),
+        "val_macro_f1": f1_score(y.numpy(), predicted, average="macro", zero_division=0),
+    }
+
+
+def fit(
+    model,
+    train,
+    validation,
+    *,
+    max_epochs,
+    batch_size,
+    learning_rate,
+    patience,
+    monitor,
+    device,
+    seed,
+):
+    """Adam on shuffled batches; returns (history, best state_dict, best epoch); the history's
+    `selected` column marks the epoch whose weights were kept."""
+    (x, y), (x_val, y_val) = train, validation
+    rng = np.random.default_rng(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    sign = 1 if HIGHER_IS_BETTER[monitor] else -1
+    history, best, best_state, best_epoch = [], -np.inf, None, 0
+    for epoch in range(1, max_epochs + 1):
+        start = time.perf_counter()
+        model.train()
+        order = torch.from_numpy(rng.permutation(len(x)))
+        total = 0.0
+        for index in tqdm(order.split(batch_size), desc=f"epoch {epoch}", mininterval=10):
+            xb, yb = x[index].to(device), y[index].to(device)
+            loss = F.cross_entropy(model(xb), yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(index)
+        train_seconds = time.perf_counter() - start
+        scores = validation_scores(predict(model, x_val, batch_size=1024, device=device), y_val)
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": total / len(x),
+                **scores,
+                "seconds": time.perf_counter() - start,
+                "windows_per_s": len(x) / train_seconds,
+            }
+        )
+        log.info("%s", history[-1])
+        if sign * scores[monitor] > best:
+            best, best_epoch = sign * scores[monitor], epoch
+            best_state = copy.deepcopy(model.state_dict())
+        elif epoch - best_epoch >= patience:
+            log.info("no better %s for %d epochs: stopping", monitor, patience)
+            break
+    history = pd.DataFrame(history)
+    history["selected"] = history.epoch == best_epoch
+    return history, best_state, best_epoch
+
+
+def build(
+    spectrograms,
+    split_table,
+    checkpoint,
+    history_table,
+    *,
+    model,
+    device,
+    max_epochs,
+    batch_size,
+    learning_rate,
+    patience,
+    monitor,
+    seed,
+) -> None:
+    """The train rule: train on the training participants, select on the validation ones."""
+    ds = xr.open_zarr(spectrograms)
+    split = pd.read_csv(split_table)
+    train, validation = (
+        select(ds, split.participant[split.set == name]) for name in ("train", "validation")
+    )
+    classes = sorted(set(train.label.values))
+    if len(classes) < 2:
+        raise DataError(f"{spectrograms}: the training participants have {len(classes)} classes")
+    train, validation = as_tensors(train, classes), as_tensors(validation, classes)
+    device = resolve_device(device)
+    log.info(
+        "training on %d windows, validating on %d, %d classes, device %s",
+        len(train[0]),
+        len(validation[0]),
+        len(classes),
+        device,
+    )
+    torch.manual_seed(seed)
+    net = build_model(n_classes=len(classes), in_channels=ds.sizes["channel"], **model)
+    net.to(device)
+    history, best_state, best_epoch = fit(
+        net,
+        train,
+        validation,
+        max_epochs=max_epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        patience=patience,
+        monitor=monitor,
+        device=device,
+        seed=seed,
+    )
+    history.to_csv(history_table, index=False)
+    torch.save(
+        {
+            "model": model,
+            "state_dict": best_state,
+            "classes": classes,
+            "in_channels": ds.sizes["channel"],
+            "spectrogram": dict(ds.attrs),
+            "best_epoch": best_epoch,
+            "monitor": monitor,
+            "device": str(device),
+        },
+        checkpoint,
+    )

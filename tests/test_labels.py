@@ -1,0 +1,57 @@
+import filecmp
+
+import numpy as np
+import pytest
+import yaml
+from conftest import REPO, SHARED
+
+from spectrohar.errors import DataError
+from spectrohar.labels import PACKAGED_DICTIONARY, map_labels, read_dictionary
+
+RELEASED = SHARED / "capture24" / "annotation-label-dictionary.csv"
+SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+SCHEMES = SCHEMA["properties"]["labels"]["properties"]["scheme"]["enum"]
+SIZES = {
+    "WillettsSpecific2018": 10,
+    "WillettsMET2018": 11,
+    "DohertySpecific2018": 10,
+    "Willetts2018": 6,
+    "Doherty2018": 5,
+    "Walmsley2020": 4,
+}
+
+
+@pytest.mark.skipif(not RELEASED.exists(), reason="the released dictionary is not beside the repo")
+def test_the_packaged_dictionary_is_the_released_one():
+    assert filecmp.cmp(PACKAGED_DICTIONARY, RELEASED, shallow=False)
+
+
+def test_every_scheme_maps_every_annotation():
+    dictionary = read_dictionary()
+    assert len(dictionary) == 206 and dictionary.index.is_unique
+    assert sorted(SCHEMES) == sorted(SIZES)
+    assert [c.removeprefix("label:") for c in dictionary.columns] == SCHEMES
+    for scheme, size in SIZES.items():
+        labels = map_labels(dictionary.index, dictionary, scheme)
+        assert len(set(labels)) == size
+        assert not any(label is None or label == "" for label in labels)
+
+
+def test_strings_match_exactly_typos_included():
+    dictionary = read_dictionary()
+    typo = "occupation;office and administrative support;11580 office wok/computer work general;"
+    typo += "MET 1.5"
+    assert map_labels([typo], dictionary, "Willetts2018") == ["sit-stand"]
+    with pytest.raises(
+        DataError, match=r"1 annotations are missing: '7030 sleeping' \(2 windows\)"
+    ):
+        map_labels(
+            ["7030 sleeping", "7030 sleeping", "7030 sleeping;MET 0.95"], dictionary, "Willetts2018"
+        )
+
+
+def test_a_dictionary_without_the_scheme_names_itself(tmp_path):
+    path = tmp_path / "dictionary.csv"
+    read_dictionary().drop(columns="label:Walmsley2020").to_csv(path)
+    with pytest.raises(DataError, match=r"dictionary.csv: has no column 'label:Walmsley2020'"):
+        map_labels(np.array(["7030 sleeping;MET 0.95"]), read_dictionary(path), "Walmsley2020")

@@ -1,0 +1,79 @@
+import copy
+
+import pytest
+import yaml
+from conftest import REPO
+
+from spectrohar import settings
+from spectrohar.errors import DataError
+
+SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
+DEFAULTS = yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def with_(section, **values):
+    config = copy.deepcopy(DEFAULTS)
+    config[section].update(values)
+    return config
+
+
+def test_the_default_config_is_valid():
+    assert (
+        len(settings.check(copy.deepcopy(DEFAULTS), SCHEMA))
+        == DEFAULTS["synthetic"]["participants"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            with_("labels", scheme="Willetts2019"),
+            r"^config labels.scheme: 'Willetts2019' is not one of",
+        ),
+        (
+            with_("spectrogram", n_fft=4000),
+            r"^config spectrogram.n_fft: 4000 samples is longer than a 30 s window",
+        ),
+        (
+            with_("spectrogram", hop_length=0),
+            r"^config spectrogram.hop_length: 0 is less than or equal to the minimum of 0$",
+        ),
+        (
+            with_("spectrogram", hop_length=121),
+            r"^config spectrogram.hop_length: 121 is longer than n_fft 120",
+        ),
+        (with_("spectrogram", window="hannn"), r"^config spectrogram.window: 'hannn'"),
+        (
+            with_("split", test=["P102"]),
+            r"^split.test names participant 'P102', which is not in the source",
+        ),
+        (with_("model", name="resnet"), r"^config model.name: 'resnet' is not one of \['cnn'\]$"),
+        (
+            with_("train", epochs=3),
+            r"^config train: Additional properties are not allowed \('epochs' was unexpected\)$",
+        ),
+        (
+            with_("source", kind="capture24", path="/nonexistent"),
+            r"^source.path '/nonexistent' is not a folder$",
+        ),
+    ],
+)
+def test_a_bad_setting_stops_with_one_sentence(config, message):
+    with pytest.raises(DataError, match=message):
+        settings.check(config, SCHEMA)
+
+
+def test_command_line_strings_are_read_by_the_schema_type():
+    # Snakemake's --config "train={max_epochs: 3, learning_rate: 1e-3}" gives strings.
+    config = with_("train", max_epochs="3", learning_rate="1e-3")
+    settings.check(config, SCHEMA)
+    assert config["train"]["max_epochs"] == 3 and config["train"]["learning_rate"] == 0.001
+
+
+def test_a_capture24_folder_gives_its_participants(tmp_path):
+    for pid in ("P001", "P002", "P003", "P004", "P101"):
+        (tmp_path / f"{pid}.csv.gz").touch()
+    (tmp_path / "metadata.csv").touch()
+    config = with_("source", kind="capture24", path=str(tmp_path))
+    assert settings.check(config, SCHEMA) == ["P001", "P002", "P003", "P004", "P101"]

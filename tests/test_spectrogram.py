@@ -1,0 +1,110 @@
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.signal
+import torch
+import xarray as xr
+
+from spectrohar import spectrogram
+from spectrohar.labels import PACKAGED_DICTIONARY
+from spectrohar.stores import STRING, write_dataset
+
+SETTINGS = {"n_fft": 120, "hop_length": 48, "window": "hann"}
+
+
+def test_log_stft_is_scipy_stft(rng):
+    x = rng.normal(size=(4, 3, 3000)).astype(np.float32)
+    _, _, z = scipy.signal.stft(
+        x, nperseg=120, noverlap=72, window="hann", boundary=None, padded=False
+    )
+    result = spectrogram.log_stft(x, **SETTINGS)
+    assert result.shape == (4, 3, 61, 61) == z.shape
+    assert result.dtype == np.float32
+    np.testing.assert_allclose(result, np.log(np.abs(z) + 1e-16), rtol=1e-5, atol=1e-5)
+
+
+def test_log_stft_matches_the_notebooks_torch_stft_up_to_its_constant_scale(rng):
+    x = rng.normal(size=(5, 3000)).astype(np.float32)
+    window = torch.hann_window(120)
+    z = torch.stft(
+        torch.from_numpy(x),
+        n_fft=120,
+        hop_length=48,
+        window=window,
+        center=False,
+        return_complex=True,
+    )
+    notebook = torch.log(z.abs() + 1e-16).numpy()
+    ours = spectrogram.log_stft(x, **SETTINGS)
+    # scipy divides by sum(window); torch.hann_window is periodic, scipy's 'hann' too.
+    np.testing.assert_allclose(notebook - ours, np.log(window.sum().item()), atol=1e-3)
+
+
+def test_channels_and_norm(rng):
+    acceleration = rng.normal(size=(2, 3000, 3))
+    signals = spectrogram.channel_signals(acceleration, ["z", "norm"])
+    np.testing.assert_array_equal(signals[:, 0], acceleration[..., 2])
+    np.testing.assert_allclose(signals[:, 1], np.sqrt((acceleration**2).sum(axis=-1)))
+
+
+def window_store(path, participant, annotations, rng):
+    n = len(annotations)
+    ds = xr.Dataset(
+        {
+            "acceleration": (
+                ("window", "sample", "axis"),
+                rng.normal(size=(n, 3000, 3)).astype(np.float32),
+            )
+        },
+        coords={
+            "axis": np.asarray(["x", "y", "z"], dtype=STRING),
+            "window_start": ("window", pd.date_range("2016-01-01", periods=n, freq="30s").values),
+            "annotation": ("window", np.asarray(annotations, dtype=STRING)),
+            "participant": ("window", np.asarray([participant] * n, dtype=STRING)),
+        },
+        attrs={"sample_rate": 100, "window_length_s": 30, "participant": participant},
+    )
+    write_dataset(ds, path, encoding={"acceleration": {"chunks": (7, 3000, 3)}})
+    return ds
+
+
+def test_build_writes_every_window_with_named_coordinates(tmp_path, rng):
+    sleep, office = (
+        "7030 sleeping;MET 0.95",
+        ("occupation;office and administrative support;11580 office/computer work general;MET 1.5"),
+    )
+    parts = [
+        window_store(tmp_path / "P001.zarr", "P001", [sleep] * 23 + [office] * 10, rng),
+        window_store(tmp_path / "P002.zarr", "P002", [office] * 17, rng),
+    ]
+    out = tmp_path / "spectrograms.zarr"
+    spectrogram.build(
+        [tmp_path / "P001.zarr", tmp_path / "P002.zarr"],
+        out,
+        PACKAGED_DICTIONARY,
+        label_scheme="Walmsley2020",
+        channels=["x", "y", "z", "norm"],
+        chunk_windows=8,
+        threads=2,
+        **SETTINGS,
+    )
+    ds = xr.open_zarr(out)
+    assert ds.spectrogram.dims == ("window", "channel", "frequency", "frame")
+    assert ds.spectrogram.shape == (50, 4, 61, 61)
+    # Every element written, equal to an in-memory STFT of the same windows.
+    acceleration = np.concatenate([part.acceleration.values for part in parts])
+    expected = spectrogram.log_stft(
+        spectrogram.channel_signals(acceleration, ["x", "y", "z", "norm"]), **SETTINGS
+    )
+    np.testing.assert_array_equal(ds.spectrogram.values, expected)
+    assert list(ds.channel.values) == ["x", "y", "z", "norm"]
+    assert ds.frequency.attrs["units"] == "Hz"
+    assert ds.frequency.values[-1] == pytest.approx(50.0)
+    assert ds.frequency.values[1] == pytest.approx(100 / 120)
+    assert ds.frame.values[0] == pytest.approx(0.6) and ds.frame.attrs["units"] == "s"
+    assert list(ds.participant.values) == ["P001"] * 33 + ["P002"] * 17
+    assert list(ds.label.values) == ["sleep"] * 23 + ["sedentary"] * 27
+    assert ds.window_start.dtype == np.dtype("datetime64[ns]")
+    assert ds.attrs["label_scheme"] == "Walmsley2020"
+    assert ds.attrs["n_fft"] == 120 and ds.attrs["hop_length"] == 48
+    assert ds.attrs["channels"] == ["x", "y", "z", "norm"]

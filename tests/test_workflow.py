@@ -1,0 +1,170 @@
+"""The real workflow, run by Snakemake on a small synthetic dataset in a temporary folder."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import xarray as xr
+import yaml
+from conftest import REPO
+
+from spectrohar.synthetic import participant_ids
+
+SMALL = {
+    "synthetic": {"participants": 8, "hours": 1, "seed": 3},
+    "model": {"name": "cnn", "width": 8},
+    "train": {"max_epochs": 6, "patience": 3, "batch_size": 32, "learning_rate": 0.001},
+    "split": {"validation_fraction": 0.25},
+    "report": {"examples_per_class": 3},
+}
+PARTICIPANTS = participant_ids(8)
+TEST = [p for p in PARTICIPANTS if p >= "P101"]
+
+
+def snakemake(folder, *args):
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(REPO / "Snakefile"),
+            "--configfile",
+            "small.yaml",
+            *args,
+        ],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+    )
+
+
+def planned_jobs(folder, *args) -> set[str]:
+    """The rules a dry run would run."""
+    result = snakemake(folder, "--dry-run", *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return set(re.findall(r"^(?:local)?rule (\w+):$", result.stdout, flags=re.MULTILINE))
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("run")
+    shutil.copy(REPO / "config.yaml", folder)
+    (folder / "small.yaml").write_text(yaml.safe_dump(SMALL))
+    result = snakemake(folder, "--cores", "2")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    return folder
+
+
+def test_synthetic_source_is_laid_out_like_capture24(run):
+    source = run / "resources" / "synthetic"
+    assert sorted(p.name for p in source.iterdir()) == sorted(
+        [f"{p}.csv.gz" for p in PARTICIPANTS] + ["annotation-label-dictionary.csv", "metadata.csv"]
+    )
+    assert pd.read_csv(source / "metadata.csv").pid.tolist() == PARTICIPANTS
+
+
+def test_window_stores_hold_every_participant(run):
+    for participant in PARTICIPANTS:
+        ds = xr.open_zarr(run / "results" / "windows" / f"{participant}.zarr")
+        assert ds.acceleration.shape[1:] == (3000, 3)
+        assert ds.attrs["windows_kept"] == ds.sizes["window"] > 30
+        drops = ds.attrs["windows_dropped"]
+        assert set(drops) == {"incomplete", "nan", "unannotated"}
+        assert ds.attrs["rows_read"] == 360_000
+        assert ds.sizes["window"] + sum(drops.values()) == 120  # an hour of 30 s bins
+
+
+def test_the_spectrogram_store_opens_with_named_dims_and_coordinates(run):
+    ds = xr.open_zarr(run / "results" / "spectrograms.zarr")
+    assert ds.spectrogram.dims == ("window", "channel", "frequency", "frame")
+    assert ds.spectrogram.shape[1:] == (3, 61, 61)
+    for name in ("participant", "window_start", "annotation", "label"):
+        assert ds[name].dims == ("window",)
+    assert set(ds.participant.values) == set(PARTICIPANTS)
+    assert set(ds.label.values) <= {
+        "bicycling",
+        "mixed",
+        "sit-stand",
+        "sleep",
+        "vehicle",
+        "walking",
+    }
+    assert not np.isnan(ds.spectrogram.values).any()
+    assert ds.attrs["label_scheme"] == "Willetts2018"
+
+
+def test_split_checkpoint_and_history(run):
+    split = pd.read_csv(run / "results" / "split.csv")
+    assert sorted(split.participant[split.set == "test"]) == TEST
+    assert (split.set == "validation").sum() == round(0.25 * (len(PARTICIPANTS) - len(TEST)))
+    history = pd.read_csv(run / "results" / "history.csv")
+    assert list(history.columns) == [
+        "epoch",
+        "train_loss",
+        "val_loss",
+        "val_kappa",
+        "val_macro_f1",
+        "seconds",
+        "windows_per_s",
+        "selected",
+    ]
+    assert history.selected.sum() == 1
+    checkpoint = torch.load(run / "results" / "model.pt")
+    assert checkpoint["best_epoch"] == history.epoch[history.selected].item()
+    assert checkpoint["spectrogram"]["n_fft"] == 120
+    assert checkpoint["classes"] == sorted(checkpoint["classes"])
+
+
+def test_the_model_beats_chance_on_held_out_participants(run):
+    predictions = pd.read_parquet(run / "results" / "predictions.parquet")
+    assert sorted(predictions.participant.unique()) == TEST
+    probabilities = predictions.filter(like="probability_").to_numpy()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
+    metrics = json.loads((run / "results" / "metrics.json").read_text())
+    assert metrics["n_windows"] == len(predictions)
+    majority = predictions.label.value_counts(normalize=True).iloc[0]
+    assert metrics["kappa"] > 0.3, metrics
+    assert metrics["accuracy"] > majority, metrics
+    assert "macro avg" in (run / "results" / "classification_report.txt").read_text()
+
+
+def test_report_logs_and_benchmarks(run):
+    html = (run / "results" / "report" / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 4
+    for rule in ("spectrogram", "split", "train", "evaluate", "report"):
+        assert (run / "benchmarks" / f"{rule}.tsv").exists()
+        assert (run / "logs" / f"{rule}.log").exists()
+    assert "windows kept" in (run / "logs" / "windows" / f"{PARTICIPANTS[0]}.log").read_text()
+
+
+def test_a_training_setting_reruns_training_not_the_spectrograms(run):
+    assert planned_jobs(run) == set()
+    assert planned_jobs(run, "--config", "train={max_epochs: 2}") == {
+        "train",
+        "evaluate",
+        "report",
+        "all",
+    }
+
+
+def test_an_stft_setting_reruns_the_spectrograms_not_the_windows(run):
+    assert planned_jobs(run, "--config", "spectrogram={hop_length: 40}") == {
+        "spectrogram",
+        "train",
+        "evaluate",
+        "report",
+        "all",
+    }
+
+
+def test_a_bad_setting_stops_before_anything_runs(run):
+    result = snakemake(run, "--cores", "1", "--config", "labels={scheme: Willets2018}")
+    assert result.returncode != 0
+    assert "config labels.scheme: 'Willets2018' is not one of" in result.stderr

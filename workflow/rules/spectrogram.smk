@@ -1,0 +1,20 @@
+# All window stores -> one chunked zarr store of log-magnitude STFT spectrograms.
+
+
+rule spectrogram:
+    input:
+        windows=expand("results/windows/{participant}.zarr", participant=PARTICIPANTS),
+        dictionary=f"{SOURCE}/annotation-label-dictionary.csv",
+    output:
+        directory("results/spectrograms.zarr"),
+    params:
+        settings={**config["spectrogram"], "label_scheme": config["labels"]["scheme"]},
+    log:
+        "logs/spectrogram.log",
+    benchmark:
+        "benchmarks/spectrogram.tsv"
+    threads: 8
+    resources:
+        mem_mb=4000,
+    script:
+        "../scripts/spectrogram.py"

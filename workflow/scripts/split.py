@@ -1,0 +1,10 @@
+from spectrohar import split
+from spectrohar.log import run_logged
+
+run_logged(
+    snakemake.log[0],
+    split.build,
+    split_table=snakemake.output[0],
+    participants=snakemake.params.participants,
+    **snakemake.params.settings,
+)
