@@ -8,7 +8,6 @@ depends on the clock hour; bouts carry real annotation strings from the released
 from __future__ import annotations
 
 import gzip
-import importlib.resources
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +17,10 @@ import pyarrow.csv as pacsv
 from scipy import signal
 from scipy.spatial.transform import Rotation
 
-FS = 100
-HEADER = b"time,x,y,z,annotation\n"
+from spectrohar.labels import PACKAGED_DICTIONARY, read_dictionary
+
+_FS = 100
+_HEADER = b"time,x,y,z,annotation\n"
 _KIND = {
     "sleep": "sleep",
     "sitting": "sitting",
@@ -32,7 +33,7 @@ _KIND = {
     "mixed-activity": "mixed",
     "sports": "mixed",
 }
-KINDS = ["sleep", "sitting", "standing", "walking", "cycling", "vehicle", "mixed"]
+_KINDS = ["sleep", "sitting", "standing", "walking", "cycling", "vehicle", "mixed"]
 # Target sample shares by day and night, and mean bout minutes; bout odds = share / mean.
 _SHARE_DAY = np.array([0.03, 0.30, 0.13, 0.10, 0.04, 0.07, 0.33])
 _SHARE_NIGHT = np.array([0.88, 0.06, 0.01, 0.01, 0.0, 0.0, 0.04])
@@ -44,16 +45,11 @@ _BARS = np.array([-0.55, 0.1, -0.8])
 _AGES = ["18-29", "30-37", "38-52", "53+"]
 
 
-def _dictionary_file():
-    return importlib.resources.files("spectrohar") / "data" / "annotation-label-dictionary.csv"
-
-
 def _vocabulary() -> dict[str, list[str]]:
     """Real annotation strings per signal kind, exactly as released (typos included)."""
-    with importlib.resources.as_file(_dictionary_file()) as f:
-        d = pd.read_csv(f, dtype=str, keep_default_na=False)
-    kinds = d["label:WillettsSpecific2018"].map(_KIND)
-    return {k: d.loc[kinds == k, "annotation"].tolist() for k in KINDS}
+    dictionary = read_dictionary()
+    kinds = dictionary["label:WillettsSpecific2018"].map(_KIND)
+    return {k: dictionary.index[kinds == k].tolist() for k in _KINDS}
 
 
 def participant_ids(n: int) -> list[str]:
@@ -76,18 +72,18 @@ def _tilt(rng, base, deg):
 def _band(rng, n, lo, hi, std, k=3):
     """(n, k) Gaussian noise band-limited to lo..hi Hz (lowpass if lo is None), given std."""
     if lo is None:
-        sos = signal.butter(2, hi, "lowpass", fs=FS, output="sos")
+        sos = signal.butter(2, hi, "lowpass", fs=_FS, output="sos")
     else:
-        sos = signal.butter(2, [lo, min(hi, 0.45 * FS)], "bandpass", fs=FS, output="sos")
+        sos = signal.butter(2, [lo, min(hi, 0.45 * _FS)], "bandpass", fs=_FS, output="sos")
     x = signal.sosfilt(sos, rng.standard_normal((n, k)), axis=0)
     return x * (std / max(x.std(), 1e-12))
 
 
 def _events(rng, n, per_min, dur_s):
     """(n,) 0/1 mask of Poisson events per minute lasting dur_s=(lo, hi) seconds."""
-    m = rng.poisson(per_min * n / (60 * FS))
+    m = rng.poisson(per_min * n / (60 * _FS))
     starts = rng.integers(0, n, m)
-    ends = np.minimum(starts + (rng.uniform(*dur_s, m) * FS).astype(int), n)
+    ends = np.minimum(starts + (rng.uniform(*dur_s, m) * _FS).astype(int), n)
     edges = np.zeros(n + 1)
     np.add.at(edges, starts, 1)
     np.add.at(edges, ends, -1)
@@ -96,18 +92,18 @@ def _events(rng, n, per_min, dur_s):
 
 def _posture(rng, n, bases, spread, every_s, drift=0.03):
     """(n, 3) gravity direction: postures held for ~every_s seconds with smooth changes."""
-    m = 1 + rng.poisson(n / (every_s * FS))
+    m = 1 + rng.poisson(n / (every_s * _FS))
     cuts = np.sort(rng.integers(0, n, m - 1))
     dirs = np.array([_tilt(rng, bases[rng.integers(len(bases))], spread) for _ in range(m)])
     g = dirs[np.searchsorted(cuts, np.arange(n), side="right")]
-    g = signal.sosfiltfilt(signal.butter(2, 1.0, fs=FS, output="sos"), g, axis=0) if n > 30 else g
+    g = signal.sosfiltfilt(signal.butter(2, 1.0, fs=_FS, output="sos"), g, axis=0) if n > 30 else g
     return _unit(g + _band(rng, n, None, 0.05, drift))
 
 
 def _gait(rng, n, cadence, amp, g):
     """Gravity g swung at half the step rate plus step impacts with harmonics."""
-    f = cadence * rng.uniform(0.95, 1.05) * (1 + _band(rng, n, None, 0.02, 0.02, 1)[:, 0])
-    phi = 2 * np.pi * np.cumsum(f) / FS + rng.uniform(0, 2 * np.pi)
+    f = cadence * rng.uniform(0.97, 1.03) * (1 + _band(rng, n, None, 0.02, 0.02, 1)[:, 0])
+    phi = 2 * np.pi * np.cumsum(f) / _FS + rng.uniform(0, 2 * np.pi)
     th = rng.uniform(0, 2 * np.pi, 3)
     step = np.sin(phi) + 0.5 * np.sin(2 * phi + th[0]) + 0.25 * np.sin(3 * phi + th[1])
     a = np.radians(rng.uniform(15, 30)) * np.sin(phi / 2 + th[2])
@@ -145,7 +141,7 @@ def _signal(kind, rng, n, p):
     if kind == "cycling":
         g = _posture(rng, n, [_BARS, _LEVEL], 25, 120, drift=0.06)
         f = p["pedal"] * (1 + _band(rng, n, None, 0.02, 0.03, 1)[:, 0])
-        phi = 2 * np.pi * np.cumsum(f) / FS
+        phi = 2 * np.pi * np.cumsum(f) / _FS
         pedal = np.column_stack([np.sin(phi), 0.5 * np.sin(phi + 1), 0.3 * np.sin(2 * phi)])
         coast = _events(rng, n, 0.3, (5, 20))[:, None]
         stop = _events(rng, n, 0.2, (10, 60))[:, None]  # traffic lights: hands still
@@ -161,7 +157,7 @@ def _signal(kind, rng, n, p):
     # mixed: still spells, bursts of band-limited movement and short walks, ~30 s each
     out, done = [], 0
     while done < n:
-        m = min(n - done, int(rng.exponential(30 * FS)) + 2 * FS)
+        m = min(n - done, int(rng.exponential(30 * _FS)) + 2 * _FS)
         u = rng.random()
         if u < 0.35:
             out.append(_signal(rng.choice(["sitting", "standing"]), rng, m, p))
@@ -181,31 +177,28 @@ def _bouts(rng, n, start_s):
     """Yield (kind, n_samples, annotated) bouts covering n samples; kind odds follow the hour."""
     t = 0
     while t < n:
-        hour = (start_s + t / FS) / 3600 % 24
+        hour = (start_s + t / _FS) / 3600 % 24
         night = hour >= 23 or hour < 7
         mean = _MEAN_MIN if night else np.r_[30.0, _MEAN_MIN[1:]]  # daytime naps are short
         odds = (_SHARE_NIGHT if night else _SHARE_DAY) / mean
-        k = rng.choice(len(KINDS), p=odds / odds.sum())
+        k = rng.choice(len(_KINDS), p=odds / odds.sum())
         lo, hi = (20, 300) if k == 0 else (2, 40)
-        m = int(np.clip(rng.exponential(mean[k]), lo, hi) * 60 * FS)
-        yield KINDS[k], min(m, n - t), rng.random() > 0.1
+        m = int(np.clip(rng.exponential(mean[k]), lo, hi) * 60 * _FS)
+        yield _KINDS[k], min(m, n - t), rng.random() > 0.1
         t += m
         if rng.random() < 0.2 and t < n:  # unannotated transition between bouts
-            m = int(rng.uniform(5, 120) * FS)
+            m = int(rng.uniform(5, 120) * _FS)
             yield "mixed", min(m, n - t), False
             t += m
 
 
 def write_recording(path, pid: str, hours: float, seed: int) -> None:
-    """Write one participant's recording `P###.csv.gz` to path (a file, or a folder for it)."""
+    """Write one participant's recording, a `P###.csv.gz` file, to path."""
     rng = np.random.default_rng([seed, int(pid[1:])])
-    path = Path(path)
-    if path.is_dir():
-        path = path / f"{pid}.csv.gz"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    n = int(round(hours * 3600 * FS))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    n = int(round(hours * 3600 * _FS))
     p = {  # per-participant traits
-        "cadence": rng.uniform(1.6, 2.2),
+        "cadence": rng.uniform(1.65, 2.15),
         "pedal": rng.uniform(0.8, 1.4),
         "walk_amp": rng.uniform(0.2, 0.5),
         "act": rng.uniform(0.7, 1.3),
@@ -216,8 +209,8 @@ def write_recording(path, pid: str, hours: float, seed: int) -> None:
     day = np.datetime64("2014-01-01") + rng.integers(0, 3 * 365)
 
     vocab = _vocabulary()
-    strings = [s for k in KINDS for s in vocab[k]]
-    offset = dict(zip(KINDS, np.cumsum([0] + [len(vocab[k]) for k in KINDS]), strict=False))
+    strings = [s for k in _KINDS for s in vocab[k]]
+    offset = dict(zip(_KINDS, np.cumsum([0] + [len(vocab[k]) for k in _KINDS]), strict=False))
     xyz = np.empty((n, 3))
     code = np.full(n, -1, dtype=np.int32)
     t = 0
@@ -230,7 +223,7 @@ def write_recording(path, pid: str, hours: float, seed: int) -> None:
     xyz = np.round(np.clip(xyz, -8, 8), 6)
 
     time = day.astype("datetime64[us]") + np.timedelta64(start_s, "s") + np.arange(n) * 10_000
-    ann = pa.array(strings).take(pa.array(code, mask=code < 0))
+    ann = pa.DictionaryArray.from_arrays(pa.array(code, mask=code < 0), pa.array(strings))
     table = pa.table(
         {"time": time, "x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2], "annotation": ann}
     )
@@ -241,7 +234,7 @@ def write_recording(path, pid: str, hours: float, seed: int) -> None:
     )
     # Level 1: formatting + compression dominate run time; mtime 0 keeps bytes reproducible.
     with gzip.GzipFile(path, "wb", compresslevel=1, mtime=0) as out:
-        out.write(HEADER)
+        out.write(_HEADER)
         pacsv.write_csv(table, out, opts)
 
 
@@ -258,4 +251,4 @@ def write_metadata(folder, pids: list[str], seed: int) -> None:
         }
     )
     meta.to_csv(folder / "metadata.csv", index=False)
-    (folder / "annotation-label-dictionary.csv").write_bytes(_dictionary_file().read_bytes())
+    (folder / "annotation-label-dictionary.csv").write_bytes(PACKAGED_DICTIONARY.read_bytes())
