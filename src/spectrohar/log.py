@@ -11,7 +11,7 @@ def run_logged(log_path, stage, /, **kwargs):
 
     A DataError ends the process with its one-sentence message rather than a traceback.
     """
-    stream = open(log_path, "a", buffering=1)  # noqa: SIM115 - stays open for the process
+    stream = open(log_path, "w", buffering=1)  # stays open for the whole process
     sys.stderr = stream
     logging.basicConfig(
         stream=stream,

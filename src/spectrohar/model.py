@@ -20,7 +20,8 @@ class ConvBNReLU(nn.Sequential):
 class CNN(nn.Sequential):
     """The tutorial's pyramid CNN: 61x61 -> 31 -> 16 -> 8 -> 4 -> 1, width doubling each step.
 
-    The average pool is an identity at 61x61 and lets other STFT settings give other sizes.
+    The average pool to 4x4 is an identity at 61x61 and lets other STFT settings (10 s windows:
+    61x18) reach the last 4x4 convolution.
     """
 
     def __init__(self, n_classes, in_channels=3, width=32):
@@ -29,8 +30,8 @@ class CNN(nn.Sequential):
             ConvBNReLU(width, width * 2, 3, 2, 1),
             ConvBNReLU(width * 2, width * 4, 4, 2, 1),
             ConvBNReLU(width * 4, width * 8, 4, 2, 1),
+            nn.AdaptiveAvgPool2d(4),
             ConvBNReLU(width * 8, width * 16, 4, 1, 0),
-            nn.AdaptiveAvgPool2d(1),
             nn.Conv2d(width * 16, n_classes, 1),
             nn.Flatten(),
         )
