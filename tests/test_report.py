@@ -20,6 +20,7 @@ from sklearn.metrics import (
 )
 
 from spectrohar.report import build, pick_examples, write_report
+from spectrohar.stores import write_dataset
 
 # Like evaluate.py, metrics lists only the test set's classes: "mvpa" has no window in the
 # store, "sleep" none among the test windows; the examples figure has a row for each.
@@ -63,7 +64,7 @@ def spectrograms(tmp_path):
         },
     )
     ds = ds.chunk({"window": 8})
-    ds.to_zarr(tmp_path / "spectrograms.zarr", zarr_format=3, consolidated=True)
+    write_dataset(ds, tmp_path / "spectrograms.zarr")
     return xr.open_zarr(tmp_path / "spectrograms.zarr")
 
 
