@@ -15,6 +15,7 @@ except DataError as error:
     raise WorkflowError(str(error)) from None
 
 SOURCE = config["source"]["path"]
+DICTIONARY = config["labels"]["dictionary"] or f"{SOURCE}/annotation-label-dictionary.csv"
 
 
 wildcard_constraints:

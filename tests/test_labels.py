@@ -32,8 +32,8 @@ def test_every_scheme_maps_every_annotation():
     assert sorted(SCHEMES) == sorted(SIZES)
     assert [c.removeprefix("label:") for c in dictionary.columns] == SCHEMES
     for scheme, size in SIZES.items():
-        labels = map_labels(dictionary.index, dictionary, scheme)
-        assert len(set(labels)) == size
+        labels, dropped = map_labels(dictionary.index, dictionary, scheme)
+        assert len(set(labels)) == size and dropped == {}
         assert not any(label is None or label == "" for label in labels)
 
 
@@ -41,9 +41,11 @@ def test_strings_match_exactly_typos_included():
     dictionary = read_dictionary()
     typo = "occupation;office and administrative support;11580 office wok/computer work general;"
     typo += "MET 1.5"
-    assert map_labels([typo], dictionary, "Willetts2018") == ["sit-stand"]
+    assert map_labels([typo], dictionary, "Willetts2018")[0] == ["sit-stand"]
     with pytest.raises(
-        DataError, match=r"1 annotations are missing: '7030 sleeping' \(2 windows\)"
+        DataError,
+        match=r"1 annotations are missing under label:Willetts2018 \(set labels.unknown: drop to "
+        r"drop their windows\): '7030 sleeping' \(2 windows\)$",
     ):
         map_labels(
             ["7030 sleeping", "7030 sleeping", "7030 sleeping;MET 0.95"], dictionary, "Willetts2018"
@@ -55,3 +57,11 @@ def test_a_dictionary_without_the_scheme_names_itself(tmp_path):
     read_dictionary().drop(columns="label:Walmsley2020").to_csv(path)
     with pytest.raises(DataError, match=r"dictionary.csv: has no column 'label:Walmsley2020'"):
         map_labels(np.array(["7030 sleeping;MET 0.95"]), read_dictionary(path), "Walmsley2020")
+
+
+def test_unknown_annotations_can_be_dropped_and_counted():
+    annotations = ["7030 sleeping;MET 0.95", "typo", "typo", "other", "walking"]
+    labels, dropped = map_labels(annotations, read_dictionary(), "Willetts2018", unknown="drop")
+    # 'walking' already is a Willetts2018 label, so it stands for itself.
+    assert list(labels) == ["sleep", None, None, None, "walking"]
+    assert dropped == {"typo": 2, "other": 1}

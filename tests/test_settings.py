@@ -1,11 +1,14 @@
 import copy
+import shutil
 
+import numpy as np
 import pytest
 import yaml
 from conftest import REPO
 
 from spectrohar import settings
 from spectrohar.errors import DataError
+from spectrohar.labels import PACKAGED_DICTIONARY, read_dictionary
 
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 DEFAULTS = yaml.safe_load((REPO / "config.yaml").read_text())
@@ -71,9 +74,49 @@ def test_command_line_strings_are_read_by_the_schema_type():
     assert config["train"]["max_epochs"] == 3 and config["train"]["learning_rate"] == 0.001
 
 
+def capture24_folder(folder, pids=("P001", "P002", "P003", "P004", "P101", "P102")):
+    for pid in pids:
+        (folder / f"{pid}.csv.gz").touch()
+    (folder / "metadata.csv").touch()
+    shutil.copy(PACKAGED_DICTIONARY, folder / "annotation-label-dictionary.csv")
+    return str(folder)
+
+
 def test_a_capture24_folder_gives_its_participants(tmp_path):
-    for pid in ("P001", "P002", "P003", "P004", "P101"):
-        (tmp_path / f"{pid}.csv.gz").touch()
-    (tmp_path / "metadata.csv").touch()
-    config = with_("source", kind="capture24", path=str(tmp_path))
-    assert settings.check(config, SCHEMA) == ["P001", "P002", "P003", "P004", "P101"]
+    config = with_("source", kind="capture24", path=capture24_folder(tmp_path))
+    assert settings.check(config, SCHEMA) == ["P001", "P002", "P003", "P004", "P101", "P102"]
+    config = with_(
+        "source", kind="capture24", path=str(tmp_path), participants=["P001-P003", "P101"]
+    )
+    config["split"]["validation_fraction"] = 0.4
+    assert settings.check(config, SCHEMA) == ["P001", "P002", "P003", "P101"]
+
+
+def test_a_listed_participant_must_be_in_the_folder(tmp_path):
+    config = with_(
+        "source", kind="capture24", path=capture24_folder(tmp_path), participants=["P009"]
+    )
+    with pytest.raises(DataError, match=r"^source.participants names participant 'P009', which "):
+        settings.check(config, SCHEMA)
+
+
+def test_a_real_source_needs_a_dictionary_with_the_scheme(tmp_path):
+    config = with_("source", kind="capture24", path=capture24_folder(tmp_path))
+    (tmp_path / "annotation-label-dictionary.csv").unlink()
+    with pytest.raises(
+        DataError,
+        match=r"^labels.dictionary: '.*annotation-label-dictionary.csv' "
+        r"does not exist$",
+    ):
+        settings.check(config, SCHEMA)
+    read_dictionary().drop(columns="label:Willetts2018").to_csv(tmp_path / "mine.csv")
+    config["labels"]["dictionary"] = str(tmp_path / "mine.csv")
+    with pytest.raises(DataError, match=r"mine.csv' has no column 'label:Willetts2018'$"):
+        settings.check(config, SCHEMA)
+
+
+def test_processed_data_participants_come_from_pid_npy(tmp_path):
+    np.save(tmp_path / "pid.npy", np.array(["P002", "P001", "P101", "P001", "P003", "P102"]))
+    config = with_("source", kind="npy", path=str(tmp_path))
+    config["labels"]["dictionary"] = str(PACKAGED_DICTIONARY)
+    assert settings.check(config, SCHEMA) == ["P001", "P002", "P003", "P101", "P102"]

@@ -83,6 +83,7 @@ def test_build_writes_every_window_with_named_coordinates(tmp_path, rng):
         out,
         PACKAGED_DICTIONARY,
         label_scheme="Walmsley2020",
+        unknown="error",
         channels=["x", "y", "z", "norm"],
         chunk_windows=8,
         threads=2,

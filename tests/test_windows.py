@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 from conftest import write_recording
@@ -7,6 +8,13 @@ from spectrohar import windows
 from spectrohar.errors import DataError
 
 START = np.datetime64("2016-11-13T02:18:00", "ns")
+BUILD = {
+    "kind": "capture24",
+    "on_error": "stop",
+    "sample_rate": 100,
+    "window_length_s": 30,
+    "resample": False,
+}
 
 
 def grid(n, step_ms=10):
@@ -80,8 +88,8 @@ def test_read_recording_parses_a_capture24_file(tmp_path, rng):
     assert time.dtype == np.dtype("datetime64[ns]")
     assert time[1] - time[0] == np.timedelta64(10, "ms")
     np.testing.assert_allclose(read, acceleration, rtol=1e-6)
-    assert labels[0] == "7030 sleeping;MET 0.95" and labels[250] is None
-    assert labels[-1] == "a, with comma"
+    assert labels.iloc[0] == "7030 sleeping;MET 0.95" and pd.isna(labels.iloc[250])
+    assert labels.iloc[-1] == "a, with comma"
 
 
 def test_build_writes_a_store_xarray_opens(tmp_path, rng):
@@ -90,7 +98,7 @@ def test_build_writes_a_store_xarray_opens(tmp_path, rng):
     path = write_recording(
         tmp_path / "P007.csv.gz", "2016-11-13 02:18:00", acceleration, ["a"] * 6000 + [None] * 3000
     )
-    windows.build(path, tmp_path / "P007.zarr", "P007", sample_rate=100, window_length_s=30)
+    windows.build(path, tmp_path / "P007.zarr", "P007", **BUILD)
     ds = xr.open_zarr(tmp_path / "P007.zarr")
     assert ds.sizes["window"] == 2
     assert list(ds.participant.values) == ["P007", "P007"]
@@ -105,8 +113,8 @@ def test_build_writes_a_store_xarray_opens(tmp_path, rng):
 def test_a_header_only_file_is_a_clear_error(tmp_path):
     path = tmp_path / "P002.csv"
     path.write_text("time,x,y,z,annotation\n")
-    with pytest.raises(DataError, match=r"P002.csv: has a header but no rows"):
-        windows.build(path, tmp_path / "P002.zarr", "P002", sample_rate=100, window_length_s=30)
+    with pytest.raises(DataError, match=r"P002.csv: has 0 rows, too few to be a recording$"):
+        windows.build(path, tmp_path / "P002.zarr", "P002", **BUILD)
 
 
 def test_a_corrupt_file_names_itself(tmp_path):
@@ -114,3 +122,170 @@ def test_a_corrupt_file_names_itself(tmp_path):
     path.write_bytes(b"\x1f\x8b\x08\x00garbage")
     with pytest.raises(DataError, match=r"P003.csv.gz: cannot be read"):
         windows.read_recording(path)
+
+
+HEADER = "time,x,y,z,annotation\n"
+ROW = "2016-11-13 02:18:00.{:06d},0.1,0.2,0.9,7030 sleeping;MET 0.95\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "time,x,y,annotation\n2016-11-13 02:18:00.000000,1,2,a\n",
+            r"no column 'z' in the header \(expected time,x,y,z,annotation\)",
+        ),
+        (
+            HEADER + ROW.format(0) + "2016-11-13 02:18:00.010000,0.1,abc,0.9,\n",
+            r"line 3, column 'y': 'abc' is not a number$",
+        ),
+        (
+            HEADER + ROW.format(0) + "2016-13-13 02:18:00.010000,0.1,0.2,0.9,\n",
+            r"line 3, column 'time': '2016-13-13 02:18:00.010000' is not a timestamp like 2016",
+        ),
+        (
+            HEADER + ROW.format(0) + ROW.format(20000) + ROW.format(10000),
+            r"line 4: timestamp 2016-11-13T02:18:00.010000000 is before the one before \(1 rows",
+        ),
+        (
+            HEADER + ROW.format(0) + ROW.format(10000) + ROW.format(10000) + ROW.format(20000),
+            r"line 4: timestamp 2016-11-13T02:18:00.010000000 repeats the one before",
+        ),
+        (HEADER + ROW.format(0) + ",0.1,0.2,0.9,\n", r"line 3: no timestamp \(1 rows\)"),
+        ("", r"cannot be read as a Capture-24 recording: Empty CSV file"),
+    ],
+    ids=[
+        "missing-column",
+        "non-numeric",
+        "bad-time",
+        "out-of-order",
+        "duplicate",
+        "no-time",
+        "empty",
+    ],
+)
+def test_bad_recordings_are_named_and_placed(tmp_path, text, message):
+    path = tmp_path / "P009.csv"
+    path.write_text(text)
+    with pytest.raises(DataError, match=rf"^{tmp_path}/P009.csv: {message}"):
+        windows.read_recording(path)
+
+
+def test_a_truncated_gzip_is_an_error_not_a_short_recording(tmp_path, rng):
+    path = write_recording(
+        tmp_path / "P004.csv.gz", "2016-11-13 02:18:00", rng.normal(size=(60000, 3)), ["a"] * 60000
+    )
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match=r"P004.csv.gz: .*[Tt]runcated"):
+        windows.read_recording(path)
+
+
+def test_empty_cells_and_long_gaps_are_counted_not_fatal(tmp_path, rng):
+    acceleration = rng.normal(size=(12000, 3))
+    acceleration[100:400, 0] = np.nan  # a NaN run inside the first window
+    time = np.concatenate([grid(6000), grid(6000) + np.timedelta64(2, "h")])
+    ds = cut(time, acceleration.astype(np.float32), ["a"] * 12000)
+    assert ds.sizes["window"] == 3
+    assert ds.attrs["windows_dropped"] == {"incomplete": 242 - 4, "nan": 1, "unannotated": 0}
+
+
+def test_skip_mode_keeps_an_empty_store_that_says_why(tmp_path):
+    path = tmp_path / "P005.csv.gz"
+    path.write_bytes(b"\x1f\x8b\x08\x00garbage")
+    with pytest.raises(DataError):
+        windows.build(path, tmp_path / "stop.zarr", "P005", **BUILD)
+    assert not (tmp_path / "stop.zarr").exists()
+    windows.build(path, tmp_path / "P005.zarr", "P005", **{**BUILD, "on_error": "skip"})
+    ds = xr.open_zarr(tmp_path / "P005.zarr")
+    assert ds.sizes["window"] == 0 and ds.acceleration.shape == (0, 3000, 3)
+    assert ds.attrs["error"].startswith(f"{path}: ")
+
+
+def test_no_annotated_window_is_a_warning_and_an_empty_store(tmp_path, rng, caplog):
+    path = write_recording(
+        tmp_path / "P006.csv.gz", "2016-11-13 02:18:00", rng.normal(size=(6000, 3)), [None] * 6000
+    )
+    windows.build(path, tmp_path / "P006.zarr", "P006", **BUILD)
+    ds = xr.open_zarr(tmp_path / "P006.zarr")
+    assert ds.sizes["window"] == 0
+    assert ds.attrs["windows_dropped"] == {"incomplete": 0, "nan": 0, "unannotated": 2}
+    assert "P006.csv.gz: no window passes the windowing rules" in caplog.text
+
+
+def test_another_sample_rate_is_rejected_with_the_measured_rate(tmp_path, rng):
+    path = write_recording(
+        tmp_path / "P008.csv.gz", "2016-11-13 02:18:00", rng.normal(size=(1000, 3)), ["a"] * 1000
+    )
+    with pytest.raises(
+        DataError,
+        match=r"P008.csv.gz: sampled at 100 Hz, not windows.sample_rate "
+        r"30 Hz \(set windows.resample: true to resample it\)$",
+    ):
+        windows.window_recording(path, sample_rate=30, window_length_s=30, resample=False)
+
+
+def test_resampling_keeps_the_signal_and_marks_what_it_cannot_know(rng):
+    # 50 s at 100 Hz of a 2 Hz sine, a NaN run, then a 5 s gap and 10 s more; resampled to 30 Hz.
+    time = np.concatenate([grid(5000), grid(1000) + np.timedelta64(55, "s")])
+    seconds = (time - START) / np.timedelta64(1, "s")
+    acceleration = np.stack([np.sin(2 * np.pi * 2 * seconds)] * 3, axis=1).astype(np.float32)
+    acceleration[4000:4100] = np.nan
+    annotation = pd.Series(["a"] * 2500 + ["b"] * 3500, dtype="category")
+    t, out, labels = windows.resample_recording(time, acceleration, annotation, 30)
+    assert np.all(np.diff(t) == np.timedelta64(33_333_333, "ns"))
+    expected = np.sin(2 * np.pi * 2 * (t - START) / np.timedelta64(1, "s"))
+    ok = ~np.isnan(out[:, 0])
+    np.testing.assert_allclose(out[ok, 0], expected[ok], atol=0.05)
+    seconds_out = (t - START) / np.timedelta64(1, "s")
+    assert np.isnan(out[(seconds_out > 40.1) & (seconds_out < 40.9), 0]).all()  # the NaN run
+    assert np.isnan(out[(seconds_out > 50.1) & (seconds_out < 54.9), 0]).all()  # the gap
+    assert ok[(seconds_out > 1) & (seconds_out < 39)].all()
+    assert labels.iloc[int(24.9 * 30)] == "a" and labels.iloc[int(25.1 * 30) + 1] == "b"
+
+
+def processed_data(folder, x, pids, rng):
+    np.save(folder / "X.npy", x)
+    np.save(folder / "Y.npy", np.array(["7030 sleeping;MET 0.95"] * len(x)))
+    np.save(folder / "T.npy", START + np.arange(len(x)) * np.timedelta64(30, "s"))
+    np.save(folder / "pid.npy", np.array(pids))
+    return folder
+
+
+def test_processed_data_rows_become_the_participants_store(tmp_path, rng):
+    x = rng.normal(size=(600, 3000, 3)).astype(np.float32)
+    x[310, 5, 1] = np.nan
+    folder = processed_data(tmp_path, x, ["P001"] * 300 + ["P002"] * 300, rng)
+    ds = windows.window_arrays(folder, "P002", sample_rate=100, window_length_s=30)
+    assert ds.attrs["windows_dropped"] == {"incomplete": 0, "nan": 1, "unannotated": 0}
+    keep = np.r_[300:310, 311:600]
+    np.testing.assert_array_equal(ds.acceleration.values, x[keep])
+    np.testing.assert_array_equal(ds.window_start.values, np.load(folder / "T.npy")[keep])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"Y.npy": np.array(["a"] * 9)}, r"Y.npy: shape \(9,\), expected \(10,\), one per X.npy"),
+        ({"pid.npy": np.array(["P001"] * 11)}, r"pid.npy: shape \(11,\), expected \(10,\)"),
+        (
+            {"X.npy": np.zeros((10, 1000, 3), np.float32)},
+            r"X.npy: float32 array of shape \(10, 1000, 3\), expected floats of shape \(windows, 3",
+        ),
+        ({"X.npy": np.zeros((10, 3000, 3), np.int16)}, r"X.npy: int16 array of shape"),
+        ({"T.npy": np.arange(10)}, r"T.npy: int64 values, expected datetime64 window starts"),
+    ],
+    ids=["Y-length", "pid-length", "X-shape", "X-dtype", "T-dtype"],
+)
+def test_inconsistent_processed_data_is_named(tmp_path, rng, change, message):
+    folder = processed_data(tmp_path, np.zeros((10, 3000, 3), np.float32), ["P001"] * 10, rng)
+    for name, array in change.items():
+        np.save(folder / name, array)
+    with pytest.raises(DataError, match=message):
+        windows.window_arrays(folder, "P001", sample_rate=100, window_length_s=30)
+
+
+def test_missing_processed_data_files_are_listed(tmp_path):
+    np.save(tmp_path / "X.npy", np.zeros((1, 3000, 3), np.float32))
+    with pytest.raises(DataError, match=r"no Y.npy, T.npy, pid.npy"):
+        windows.read_processed(tmp_path, 3000)

@@ -7,7 +7,8 @@ import pandas as pd
 
 from spectrohar.errors import DataError
 
-PACKAGED_DICTIONARY = files("spectrohar") / "data" / "annotation-label-dictionary.csv"
+DICTIONARY = "annotation-label-dictionary.csv"
+PACKAGED_DICTIONARY = files("spectrohar") / "data" / DICTIONARY
 
 
 def read_dictionary(path=PACKAGED_DICTIONARY) -> pd.DataFrame:
@@ -20,17 +21,25 @@ def read_dictionary(path=PACKAGED_DICTIONARY) -> pd.DataFrame:
     return dictionary
 
 
-def map_labels(annotations, dictionary: pd.DataFrame, scheme: str) -> np.ndarray:
-    """The label of each annotation string under `scheme`, matched exactly."""
+def map_labels(annotations, dictionary: pd.DataFrame, scheme: str, *, unknown="error"):
+    """The label of each annotation under `scheme`, and the windows dropped per unknown annotation.
+
+    Annotations are matched exactly; one that already is a label of the scheme maps to itself.
+    An annotation that is neither stops with every such string and its count, or, with
+    `unknown="drop"`, gets label None and is counted.
+    """
     column = f"label:{scheme}"
     if column not in dictionary.columns:
         raise DataError(f"{dictionary.attrs['path']}: has no column {column!r}")
     annotations = pd.Series(np.asarray(annotations, dtype=object))
-    labels = annotations.map(dictionary[column])
-    unknown = annotations[labels.isna()].value_counts()
-    if len(unknown):
-        listed = "; ".join(f"{text!r} ({count} windows)" for text, count in unknown.items())
+    known = {label: label for label in dictionary[column].unique()}
+    known.update(dictionary[column].to_dict())
+    labels = annotations.map(known)
+    dropped = annotations[labels.isna()].value_counts().to_dict()
+    if dropped and unknown == "error":
+        listed = "; ".join(f"{text!r} ({count} windows)" for text, count in dropped.items())
         raise DataError(
-            f"{dictionary.attrs['path']}: {len(unknown)} annotations are missing: {listed}"
+            f"{dictionary.attrs['path']}: {len(dropped)} annotations are missing under {column} "
+            f"(set labels.unknown: drop to drop their windows): {listed}"
         )
-    return labels.to_numpy(dtype=object)
+    return labels.astype(object).where(labels.notna(), None).to_numpy(), dropped

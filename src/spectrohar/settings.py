@@ -3,27 +3,45 @@
 from pathlib import Path
 
 import jsonschema
+import numpy as np
 import scipy.signal
 import yaml
 
 from spectrohar.errors import DataError
+from spectrohar.labels import DICTIONARY, read_dictionary
 from spectrohar.model import MODELS
-from spectrohar.split import make_split
+from spectrohar.split import make_split, select_participants
 from spectrohar.synthetic import participant_ids
 
 
 def participants(config) -> list[str]:
-    """The source's participants: the synthetic ids, or the stems of the folder's P*.csv.gz."""
+    """The participants to process: the synthetic ids, the stems of a Capture-24 folder's
+    P*.csv.gz or the ids in processed_data's pid.npy, narrowed to `source.participants`."""
     source = config["source"]
     if source["kind"] == "synthetic":
         return participant_ids(config["synthetic"]["participants"])
     folder = Path(source["path"])
     if not folder.is_dir():
         raise DataError(f"source.path {str(folder)!r} is not a folder")
-    found = sorted(path.name.removesuffix(".csv.gz") for path in folder.glob("P*.csv.gz"))
+    if source["kind"] == "npy":
+        if not (folder / "pid.npy").is_file():
+            raise DataError(f"source.path {str(folder)!r} has no pid.npy (processed_data)")
+        found = np.unique(np.load(folder / "pid.npy", allow_pickle=True).astype(str)).tolist()
+    else:
+        found = sorted(path.name.removesuffix(".csv.gz") for path in folder.glob("P*.csv.gz"))
     if not found:
-        raise DataError(f"source.path {str(folder)!r} holds no P*.csv.gz recordings")
-    return found
+        raise DataError(f"source.path {str(folder)!r} holds no participants")
+    return select_participants(source["participants"], found, "source.participants") or found
+
+
+def _check_dictionary(config) -> None:
+    """A real source's dictionary must be there, with the scheme's column."""
+    path = Path(config["labels"]["dictionary"] or Path(config["source"]["path"], DICTIONARY))
+    column = f"label:{config['labels']['scheme']}"
+    if not path.is_file():
+        raise DataError(f"labels.dictionary: {str(path)!r} does not exist")
+    if column not in read_dictionary(path).columns:
+        raise DataError(f"labels.dictionary: {str(path)!r} has no column {column!r}")
 
 
 def _typed(value, schema):
@@ -33,7 +51,7 @@ def _typed(value, schema):
         return {key: _typed(item, properties.get(key, {})) for key, item in value.items()}
     if isinstance(value, list):
         return [_typed(item, schema.get("items", {})) for item in value]
-    parse = {"integer": int, "number": float}.get(schema.get("type"))
+    parse = {"integer": int, "number": float}.get(str(schema.get("type")))
     if isinstance(value, str) and parse:
         try:
             return parse(value)
@@ -76,5 +94,7 @@ def check(config, schema_path) -> list[str]:
     except ValueError as error:
         raise DataError(f"config spectrogram.window: {stft['window']!r}: {error}") from None
     found = participants(config)
+    if config["source"]["kind"] != "synthetic":
+        _check_dictionary(config)
     make_split(found, **config["split"])
     return found

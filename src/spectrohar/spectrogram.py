@@ -79,7 +79,7 @@ def compute(windows: xr.Dataset, *, n_fft, hop_length, window, channels) -> xr.D
                 frame,
                 {"units": "s", "long_name": "frame centre from window start"},
             ),
-            **{name: windows[name] for name in ("participant", "window_start", "annotation")},
+            **{name: coord for name, coord in windows.coords.items() if coord.dims == ("window",)},
         },
         attrs={
             "n_fft": n_fft,
@@ -99,6 +99,7 @@ def build(
     dictionary,
     *,
     label_scheme,
+    unknown,
     n_fft,
     hop_length,
     window,
@@ -108,15 +109,25 @@ def build(
 ) -> None:
     """The spectrogram rule: every participant's window store -> one spectrogram store."""
     parts = [xr.open_zarr(path) for path in window_stores]
-    windows = xr.concat(parts, dim="window", combine_attrs="drop_conflicts")
-    windows = windows.chunk({"window": chunk_windows})
+    # The window stores' chunking is theirs: this store is chunked by chunk_windows.
+    windows = xr.concat(parts, dim="window", combine_attrs="drop_conflicts").drop_encoding()
     windows = windows.assign_coords(
         {name: windows[name].load() for name in ("participant", "window_start", "annotation")}
     )
-    labels = map_labels(windows.annotation.values, read_dictionary(dictionary), label_scheme)
+    labels, dropped = map_labels(
+        windows.annotation.values, read_dictionary(dictionary), label_scheme, unknown=unknown
+    )
+    if dropped:
+        log.warning("dropped windows of annotations missing from %s: %s", dictionary, dropped)
+    keep = np.flatnonzero([label is not None for label in labels])
+    windows = windows.isel(window=keep).chunk({"window": chunk_windows})
+    windows = windows.assign_coords(label=("window", np.asarray(labels[keep], dtype=STRING)))
     ds = compute(windows, n_fft=n_fft, hop_length=hop_length, window=window, channels=channels)
-    ds = ds.assign_coords(label=("window", np.asarray(labels, dtype=STRING)))
-    ds.attrs.update(label_scheme=label_scheme, spectrohar_version=__version__)
+    ds.attrs.update(
+        label_scheme=label_scheme,
+        windows_dropped_unknown_annotation=dropped,
+        spectrohar_version=__version__,
+    )
     chunks = (chunk_windows, *ds.spectrogram.shape[1:])
     with dask.config.set(scheduler="threads", num_workers=threads):
         write_dataset(ds, store, encoding={"spectrogram": {"chunks": chunks}})

@@ -11,7 +11,7 @@ SETS = ("train", "validation", "test")
 _RANGE = re.compile(r"P(\d{3})-P(\d{3})")
 
 
-def select_participants(spec, participants) -> list[str]:
+def select_participants(spec, participants, setting="split.test") -> list[str]:
     """The participants named by `spec`: ids ('P105') and inclusive ranges ('P101-P151').
 
     A range selects the participants present in it; a named id must be present.
@@ -27,7 +27,7 @@ def select_participants(spec, participants) -> list[str]:
             selected.add(item)
         else:
             raise DataError(
-                f"split.test names participant {item!r}, which is not in the source "
+                f"{setting} names participant {item!r}, which is not in the source "
                 f"({len(present)} participants, e.g. {', '.join(sorted(present)[:3])})"
             )
     return sorted(selected)

@@ -3,14 +3,20 @@
 Windows are bins of `window_length_s` counted from the first timestamp. A window is kept when it
 holds exactly `window_length_s * sample_rate` samples, none of them NaN, and the most common raw
 annotation over its samples (NA counted as a value) is not NA. Every drop is counted by reason.
+The tutorial's processed_data arrays (already windows) go into the same per-participant stores.
 """
 
 import logging
+import re
+from pathlib import Path
 
+import dask.array as da
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import scipy.signal
 import xarray as xr
 
 from spectrohar.errors import DataError
@@ -21,24 +27,103 @@ log = logging.getLogger(__name__)
 AXES = ("x", "y", "z")
 DROP_REASONS = ("incomplete", "nan", "unannotated")
 CHUNK_WINDOWS = 256
+PROCESSED = ("X.npy", "Y.npy", "T.npy", "pid.npy")
+RATE_TOLERANCE = 0.005  # relative: a 100 Hz setting accepts 99.5-100.5 Hz
 
 
-def read_recording(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Time (datetime64[ns]), acceleration (n, 3) float32 in g and annotation (object, None
-    where unannotated) of one `P###.csv.gz` file."""
-    columns = {"time": pa.timestamp("ns"), **dict.fromkeys(AXES, pa.float32())}
-    columns["annotation"] = pa.string()
-    options = pacsv.ConvertOptions(
+COLUMNS = {
+    "time": pa.timestamp("ns"),
+    # Parsed as float64 then rounded to float32, like numpy and pandas do.
+    **dict.fromkeys(AXES, pa.float64()),
+    # Dictionary-encoded: ten million rows share a few dozen annotation strings.
+    "annotation": pa.dictionary(pa.int32(), pa.string()),
+}
+_CONVERSION_ERROR = re.compile(
+    r"In CSV column #(\d+): CSV conversion error to .+: invalid value '(.*)'"
+)
+
+
+def read_recording(path) -> tuple[np.ndarray, np.ndarray, pd.Series]:
+    """Time (datetime64[ns]), acceleration (n, 3) float32 in g and annotation (categorical, NA
+    where unannotated) of one `P###.csv.gz` file, with increasing timestamps."""
+    try:
+        table = pacsv.read_csv(path, convert_options=_options(COLUMNS))
+    except (pa.ArrowException, OSError, EOFError) as error:
+        raise DataError(f"{path}: {_explain(path, error)}") from None
+    time = table["time"].to_numpy()
+    _check_time(path, time)
+    acceleration = np.stack(
+        [table[axis].to_numpy(zero_copy_only=False).astype(np.float32) for axis in AXES], axis=1
+    )
+    return time, acceleration, table["annotation"].to_pandas()
+
+
+def _options(columns) -> pacsv.ConvertOptions:
+    return pacsv.ConvertOptions(
         column_types=columns, include_columns=list(columns), strings_can_be_null=True
     )
-    try:
-        table = pacsv.read_csv(path, convert_options=options)
-    except (pa.ArrowInvalid, OSError, EOFError) as error:
-        raise DataError(f"{path}: cannot be read as a Capture-24 recording: {error}") from None
-    time = table["time"].to_numpy()
-    acceleration = np.stack([table[axis].to_numpy() for axis in AXES], axis=1)
-    annotation = table["annotation"].to_numpy(zero_copy_only=False)
-    return time, acceleration, annotation
+
+
+def _explain(path, error) -> str:
+    """Arrow's reason, with the line of a value that does not convert."""
+    if isinstance(error, pa.ArrowKeyError):
+        missing = re.search(r"Column '(.*)' in include_columns", str(error))[1]
+        return f"no column {missing!r} in the header (expected {','.join(COLUMNS)})"
+    match = _CONVERSION_ERROR.search(str(error))
+    if not match:
+        return f"cannot be read as a Capture-24 recording: {error}"
+    name, value = list(COLUMNS)[int(match[1])], match[2]
+    text = pacsv.read_csv(path, convert_options=_options({name: pa.string()}))[name]
+    line = pc.index(text, value).as_py() + 2  # 1-based, after the header
+    expected = "a timestamp like 2016-11-13 02:18:00.000000" if name == "time" else "a number"
+    return f"line {line}, column {name!r}: {value!r} is not {expected}"
+
+
+def _check_time(path, time) -> None:
+    missing = np.flatnonzero(np.isnat(time))
+    if missing.size:
+        raise DataError(f"{path}: line {missing[0] + 2}: no timestamp ({missing.size} rows)")
+    step = np.diff(time.view("int64"))
+    for bad, what in (
+        (step == 0, "repeats the one before"),
+        (step < 0, "is before the one before"),
+    ):
+        rows = np.flatnonzero(bad) + 1
+        if rows.size:
+            raise DataError(
+                f"{path}: line {rows[0] + 2}: timestamp {time[rows[0]]} {what} "
+                f"({rows.size} rows like it); timestamps must increase"
+            )
+
+
+def measured_rate(time) -> float:
+    """Samples per second from the median timestamp step."""
+    return 1e9 / np.median(np.diff(time.view("int64")))
+
+
+def resample_recording(time, acceleration, annotation, sample_rate):
+    """The recording on a uniform `sample_rate` grid from its first timestamp.
+
+    Linear interpolation, after a low-pass filter when downsampling; an output sample next to a
+    missing input (NaN, or a step over twice the median) is NaN; annotations come from the last
+    input sample at or before each output sample.
+    """
+    t = time.view("int64")
+    grid = np.arange(t[0], t[-1] + 1, round(1e9 / sample_rate))
+    previous = np.searchsorted(t, grid, side="right") - 1
+    following = np.minimum(previous + 1, len(t) - 1)
+    missing = np.isnan(acceleration).any(axis=1)
+    filled = np.stack(
+        [np.interp(t, t[~missing], axis[~missing]) for axis in acceleration.T], axis=1
+    )
+    if sample_rate < measured_rate(time):
+        sos = scipy.signal.butter(8, 0.9 * sample_rate / 2, fs=measured_rate(time), output="sos")
+        filled = scipy.signal.sosfiltfilt(sos, filled, axis=0)
+    out = np.stack([np.interp(grid, t, axis) for axis in filled.T], axis=1).astype(np.float32)
+    step = np.median(np.diff(t))
+    gap = (t[following] - t[previous]) > 2 * step
+    out[gap | missing[previous] | missing[following]] = np.nan
+    return grid.view("datetime64[ns]"), out, annotation.iloc[previous].reset_index(drop=True)
 
 
 def make_windows(time, acceleration, annotation, *, sample_rate, window_length_s) -> xr.Dataset:
@@ -63,40 +148,134 @@ def make_windows(time, acceleration, annotation, *, sample_rate, window_length_s
     windows = acceleration[samples]
     has_nan = np.isnan(windows).any(axis=(1, 2))
     keep = ~has_nan & (mode != unannotated)
-    drops = {
-        "incomplete": len(counts) - len(complete),
-        "nan": int(has_nan.sum()),
-        "unannotated": int((~has_nan & (mode == unannotated)).sum()),
-    }
     start = time[0] + (complete[keep] * window_ns).astype("timedelta64[ns]")
-    return xr.Dataset(
-        {"acceleration": (("window", "sample", "axis"), windows[keep], {"units": "g"})},
-        coords={
-            "axis": np.asarray(AXES, dtype=STRING),
-            "window_start": ("window", start),
-            "annotation": ("window", np.asarray(annotations[mode[keep]], dtype=STRING)),
-        },
-        attrs={
-            "sample_rate": sample_rate,
-            "window_length_s": window_length_s,
-            "rows_read": len(time),
-            "windows_kept": int(keep.sum()),
-            "windows_dropped": drops,
+    return as_dataset(
+        windows[keep],
+        start,
+        np.asarray(annotations)[mode[keep]],
+        sample_rate=sample_rate,
+        window_length_s=window_length_s,
+        rows_read=len(time),
+        hours_annotated=float(np.count_nonzero(pd.notna(annotation)) / sample_rate / 3600),
+        windows_dropped={
+            "incomplete": len(counts) - len(complete),
+            "nan": int(has_nan.sum()),
+            "unannotated": int((~has_nan & (mode == unannotated)).sum()),
         },
     )
 
 
-def build(recording, store, participant, *, sample_rate, window_length_s) -> None:
-    """The windows rule: one participant's recording -> its window store."""
+def as_dataset(acceleration, window_start, annotation, **attrs) -> xr.Dataset:
+    """The window store's layout: (window, sample, axis) acceleration in g, start, annotation."""
+    return xr.Dataset(
+        {"acceleration": (("window", "sample", "axis"), acceleration, {"units": "g"})},
+        coords={
+            "axis": np.asarray(AXES, dtype=STRING),
+            "window_start": ("window", np.asarray(window_start, dtype="datetime64[ns]")),
+            "annotation": ("window", np.asarray(annotation, dtype=STRING)),
+        },
+        attrs={"windows_kept": len(window_start), **attrs},
+    )
+
+
+def window_recording(recording, *, sample_rate, window_length_s, resample) -> xr.Dataset:
+    """Read, check and cut one `P###.csv.gz` recording."""
     time, acceleration, annotation = read_recording(recording)
-    if len(time) == 0:
-        raise DataError(f"{recording}: has a header but no rows")
+    if len(time) < 2:
+        raise DataError(f"{recording}: has {len(time)} rows, too few to be a recording")
+    rate = measured_rate(time)
+    if abs(rate / sample_rate - 1) > RATE_TOLERANCE:
+        if not resample:
+            raise DataError(
+                f"{recording}: sampled at {rate:.4g} Hz, not windows.sample_rate {sample_rate} Hz "
+                "(set windows.resample: true to resample it)"
+            )
+        log.info("%s: resampling from %.4g Hz to %s Hz", recording, rate, sample_rate)
+        time, acceleration, annotation = resample_recording(
+            time, acceleration, annotation, sample_rate
+        )
     ds = make_windows(
         time, acceleration, annotation, sample_rate=sample_rate, window_length_s=window_length_s
     )
-    participants = np.full(ds.sizes["window"], participant, dtype=object).astype(STRING)
-    ds = ds.assign_coords(participant=("window", participants))
-    ds.attrs.update(participant=participant, source=str(recording))
+    if ds.attrs["windows_kept"] == 0:
+        log.warning("%s: no window passes the windowing rules", recording)
+    return ds
+
+
+def read_processed(folder, window_samples):
+    """The tutorial's processed_data arrays, X memory-mapped, checked against each other."""
+    folder = Path(folder)
+    missing = [name for name in PROCESSED if not (folder / name).is_file()]
+    if missing:
+        raise DataError(f"{folder}: no {', '.join(missing)} (processed_data has {PROCESSED})")
+    try:
+        x = np.load(folder / "X.npy", mmap_mode="r")
+        # The tutorial saves strings with numpy; object arrays need pickle to load.
+        y, t, pid = (np.load(folder / name, allow_pickle=True) for name in PROCESSED[1:])
+    except (ValueError, OSError) as error:
+        raise DataError(f"{folder}: cannot load processed_data: {error}") from None
+    if x.ndim != 3 or x.shape[1:] != (window_samples, 3) or x.dtype.kind != "f":
+        raise DataError(
+            f"{folder / 'X.npy'}: {x.dtype} array of shape {x.shape}, expected floats of shape "
+            f"(windows, {window_samples}, 3) for the configured window length and sample rate"
+        )
+    for name, array in zip(PROCESSED[1:], (y, t, pid), strict=True):
+        if array.shape != (len(x),):
+            raise DataError(
+                f"{folder / name}: shape {array.shape}, expected ({len(x)},), one per X.npy window"
+            )
+    if t.dtype.kind != "M":
+        raise DataError(f"{folder / 'T.npy'}: {t.dtype} values, expected datetime64 window starts")
+    return x, y.astype(str), t.astype("datetime64[ns]"), pid.astype(str)
+
+
+def window_arrays(folder, participant, *, sample_rate, window_length_s) -> xr.Dataset:
+    """One participant's windows of processed_data, copied chunk by chunk, NaN windows dropped."""
+    x, y, t, pid = read_processed(folder, round(window_length_s * sample_rate))
+    index = np.flatnonzero(pid == participant)
+    acceleration = da.from_array(x, chunks=(CHUNK_WINDOWS, -1, -1))[index].astype(np.float32)
+    has_nan = da.isnan(acceleration).any(axis=(1, 2)).compute()
+    keep = index[~has_nan]
+    return as_dataset(
+        acceleration[~has_nan].rechunk((CHUNK_WINDOWS, -1, -1)),
+        t[keep],
+        y[keep],
+        sample_rate=sample_rate,
+        window_length_s=window_length_s,
+        rows_read=len(index),
+        hours_annotated=len(index) * window_length_s / 3600,
+        windows_dropped={"incomplete": 0, "nan": int(has_nan.sum()), "unannotated": 0},
+    )
+
+
+def build(
+    source, store, participant, *, kind, on_error, sample_rate, window_length_s, resample
+) -> None:
+    """The windows rule: one participant's recording (or processed_data rows) -> its store."""
+    window = {"sample_rate": sample_rate, "window_length_s": window_length_s}
+    try:
+        if kind == "npy":
+            ds = window_arrays(source, participant, **window)
+        else:
+            ds = window_recording(source, resample=resample, **window)
+    except DataError as error:
+        if on_error == "stop":
+            raise
+        log.error("%s; participant skipped (source.on_error: skip)", error)
+        empty = np.zeros((0, round(window_length_s * sample_rate), 3), np.float32)
+        ds = as_dataset(
+            empty,
+            [],
+            [],
+            error=str(error),
+            rows_read=0,
+            hours_annotated=0.0,
+            windows_dropped=dict.fromkeys(DROP_REASONS, 0),
+            **window,
+        )
+    participants = np.full(ds.sizes["window"], participant, dtype=object)
+    ds = ds.assign_coords(participant=("window", participants.astype(STRING)))
+    ds.attrs.update(participant=participant, source=str(source))
     chunks = (CHUNK_WINDOWS, *ds.acceleration.shape[1:])
     write_dataset(ds, store, encoding={"acceleration": {"chunks": chunks}})
     log.info(

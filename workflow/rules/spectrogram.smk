@@ -4,11 +4,15 @@
 rule spectrogram:
     input:
         windows=expand("results/windows/{participant}.zarr", participant=PARTICIPANTS),
-        dictionary=f"{SOURCE}/annotation-label-dictionary.csv",
+        dictionary=DICTIONARY,
     output:
         directory("results/spectrograms.zarr"),
     params:
-        settings={**config["spectrogram"], "label_scheme": config["labels"]["scheme"]},
+        settings={
+            **config["spectrogram"],
+            "label_scheme": config["labels"]["scheme"],
+            "unknown": config["labels"]["unknown"],
+        },
     log:
         "logs/spectrogram.log",
     benchmark:

@@ -4,7 +4,7 @@ from spectrohar.log import run_logged
 run_logged(
     snakemake.log[0],
     windows.build,
-    recording=snakemake.input.recording,
+    source=snakemake.params.source,
     store=snakemake.output[0],
     participant=snakemake.wildcards.participant,
     **snakemake.params.settings,
