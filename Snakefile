@@ -28,6 +28,7 @@ if config["source"]["kind"] == "synthetic":
 
 
 include: "workflow/rules/windows.smk"
+include: "workflow/rules/qc.smk"
 include: "workflow/rules/spectrogram.smk"
 include: "workflow/rules/split.smk"
 include: "workflow/rules/train.smk"

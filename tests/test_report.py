@@ -98,11 +98,19 @@ def inputs():
     )
     report = classification_report(y_true, y_pred, labels=TEST_CLASSES, zero_division=0)
     params = {"data": {"label_scheme": "TestScheme"}, "train": {"epochs": 3, "lr": 0.00123}}
+    qc = pd.DataFrame(
+        {
+            "participant": ["P001", "P002"],
+            "windows_kept": [812, 0],
+            "error": ["", "P002.csv.gz: line 7: no timestamp (1 rows)"],
+        }
+    )
     return {
         "history": history,
         "best_epoch": 2,
         "metrics": metrics,
         "classification_report": report,
+        "qc": qc,
         "params": params,
     }
 
@@ -127,6 +135,7 @@ def test_write_report_figures_and_html(tmp_path, spectrograms, inputs):
         assert f"<td>{cls}, " in page or f", {cls}<" in page or f" {cls} " in page
     assert html.escape(inputs["classification_report"]) in page
     assert "lr: 0.00123" in page
+    assert "<td>812</td>" in page and "P002.csv.gz: line 7: no timestamp (1 rows)" in page
     assert "http" not in page.replace("http-equiv", "")  # no external resources
 
 
@@ -186,6 +195,8 @@ def test_build_reads_the_stage_files(tmp_path, spectrograms, inputs):
     metrics.write_text(json.dumps(inputs["metrics"]))
     text = tmp_path / "classification_report.txt"
     text.write_text(inputs["classification_report"])
+    qc = tmp_path / "qc.csv"
+    inputs["qc"].to_csv(qc, index=False)
     html_path = tmp_path / "report" / "report.html"
 
     build(
@@ -193,6 +204,7 @@ def test_build_reads_the_stage_files(tmp_path, spectrograms, inputs):
         history,
         metrics,
         text,
+        qc,
         html_path,
         params=inputs["params"],
         n_examples=2,
@@ -204,4 +216,5 @@ def test_build_reads_the_stage_files(tmp_path, spectrograms, inputs):
     )
     page = html_path.read_text()
     assert "<th>Best epoch</th><td>2</td>" in page  # from the "selected" column
+    assert "<td>P002</td>\n      <td>0</td>\n      <td>P002.csv.gz: line 7" in page
     assert html.escape(inputs["classification_report"]) in page

@@ -52,13 +52,45 @@ def planned_jobs(folder, *args) -> set[str]:
     return set(re.findall(r"^(?:local)?rule (\w+):$", result.stdout, flags=re.MULTILINE))
 
 
+def workflow_folder(folder, **config):
+    shutil.copy(REPO / "config.yaml", folder)
+    (folder / "small.yaml").write_text(yaml.safe_dump({**SMALL, **config}))
+    return folder
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("run")
-    shutil.copy(REPO / "config.yaml", folder)
-    (folder / "small.yaml").write_text(yaml.safe_dump(SMALL))
+    folder = workflow_folder(tmp_path_factory.mktemp("run"))
     result = snakemake(folder, "--cores", "2")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    return folder
+
+
+def tutorial_processed_data(source, folder):
+    """processed_data made the tutorial's way, with pandas, from a Capture-24 folder."""
+    X, Y, T, P = [], [], [], []
+    for pid in PARTICIPANTS:
+        data = pd.read_csv(
+            source / f"{pid}.csv.gz",
+            index_col="time",
+            parse_dates=["time"],
+            dtype={"x": "f4", "y": "f4", "z": "f4", "annotation": "string"},
+        )
+        for start, window in data.resample("30s", origin="start"):
+            if len(window) != 3000 or window[["x", "y", "z"]].isna().any().any():
+                continue
+            label = window["annotation"].mode(dropna=False).iloc[0]
+            if pd.isna(label):
+                continue
+            X.append(window[["x", "y", "z"]].to_numpy())
+            Y.append(label)
+            T.append(start)
+            P.append(pid)
+    folder.mkdir()
+    np.save(folder / "X.npy", np.asarray(X, dtype="f4"))
+    np.save(folder / "Y.npy", np.asarray(Y))
+    np.save(folder / "T.npy", np.asarray(T, dtype="datetime64[ns]"))
+    np.save(folder / "pid.npy", np.asarray(P))
     return folder
 
 
@@ -138,7 +170,13 @@ def test_the_model_beats_chance_on_held_out_participants(run):
 def test_report_logs_and_benchmarks(run):
     html = (run / "results" / "report" / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 4
-    for rule in ("spectrogram", "split", "train", "evaluate", "report"):
+    assert "Data quality per participant" in html
+    qc = pd.read_csv(run / "results" / "qc.csv", keep_default_na=False)
+    assert qc.participant.tolist() == PARTICIPANTS and (qc.error == "").all()
+    stores = [xr.open_zarr(run / "results" / "windows" / f"{p}.zarr") for p in PARTICIPANTS]
+    assert qc.windows_kept.tolist() == [ds.sizes["window"] for ds in stores]
+    assert qc.filter(like="label_").sum(axis=1).tolist() == qc.windows_kept.tolist()
+    for rule in ("qc", "spectrogram", "split", "train", "evaluate", "report"):
         assert (run / "benchmarks" / f"{rule}.tsv").exists()
         assert (run / "logs" / f"{rule}.log").exists()
     assert "windows kept" in (run / "logs" / "windows" / f"{PARTICIPANTS[0]}.log").read_text()
@@ -168,3 +206,47 @@ def test_a_bad_setting_stops_before_anything_runs(run):
     result = snakemake(run, "--cores", "1", "--config", "labels={scheme: Willets2018}")
     assert result.returncode != 0
     assert "config labels.scheme: 'Willets2018' is not one of" in result.stderr
+
+
+def test_processed_data_gives_the_same_spectrograms_as_the_raw_files(run, tmp_path):
+    synthetic = run / "resources" / "synthetic"
+    processed = tutorial_processed_data(synthetic, tmp_path / "processed_data")
+    folder = workflow_folder(
+        tmp_path,
+        source={"kind": "npy", "path": str(processed), "participants": [], "on_error": "stop"},
+        labels={
+            "scheme": "Willetts2018",
+            "dictionary": str(synthetic / "annotation-label-dictionary.csv"),
+            "unknown": "error",
+        },
+    )
+    result = snakemake(folder, "--cores", "2", "results/spectrograms.zarr")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    raw, npy = (xr.open_zarr(f / "results" / "spectrograms.zarr") for f in (run, folder))
+    assert raw.sizes == npy.sizes
+    for name in ("participant", "window_start", "annotation", "label"):
+        np.testing.assert_array_equal(raw[name].values, npy[name].values)
+    np.testing.assert_array_equal(raw.spectrogram.values, npy.spectrogram.values)
+
+
+def test_a_bad_recording_stops_the_run_or_is_skipped(run, tmp_path):
+    capture24 = tmp_path / "capture24"
+    shutil.copytree(run / "resources" / "synthetic", capture24)
+    bad = capture24 / f"{PARTICIPANTS[1]}.csv.gz"
+    bad.write_bytes(bad.read_bytes()[:100_000])
+    source = {"kind": "capture24", "path": str(capture24), "participants": [], "on_error": "stop"}
+    folder = workflow_folder(tmp_path, source=source)
+
+    stopped = snakemake(folder, "--cores", "2", "--show-failed-logs", "results/qc.csv")
+    assert stopped.returncode != 0
+    assert f"{bad}: cannot be read as a Capture-24 recording" in stopped.stdout + stopped.stderr
+    assert not (folder / "results" / "windows" / f"{PARTICIPANTS[1]}.zarr").exists()
+
+    skipped = snakemake(
+        folder, "--cores", "2", "results/qc.csv", "--config", "source={on_error: skip}"
+    )
+    assert skipped.returncode == 0, skipped.stderr[-4000:]
+    qc = pd.read_csv(folder / "results" / "qc.csv", keep_default_na=False).set_index("participant")
+    assert qc.error[PARTICIPANTS[1]].startswith(f"{bad}: cannot be read")
+    assert (qc.windows_kept > 0).sum() == len(PARTICIPANTS) - 1
+    assert (qc.error == "").sum() == len(PARTICIPANTS) - 1

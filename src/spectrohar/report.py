@@ -190,6 +190,7 @@ def write_report(
     best_epoch,
     metrics,
     classification_report,
+    qc,
     params,
     n_examples=8,
     seed=0,
@@ -228,6 +229,10 @@ def write_report(
 <h2>Headline</h2><table>{rows}</table>
 <h2>Figures</h2>{figs}
 <h2>Classification report</h2><pre>{esc(classification_report)}</pre>
+<h2>Data quality per participant</h2>
+<p>Rows read, hours annotated, 30 s windows kept and dropped per reason, and windows per label
+under the scheme, from the windowing stage (<code>results/qc.csv</code>).</p>
+{qc.to_html(index=False, na_rep="")}
 <h2>Training history</h2>{history.to_html(index=False, float_format=lambda x: f"{x:.4g}")}
 <h2>Parameters</h2><pre>{esc(yaml.safe_dump(params, sort_keys=False))}</pre>
 </body></html>
@@ -238,7 +243,9 @@ def write_report(
     return paths
 
 
-def build(spectrograms, history, metrics, classification_report, html, *, params, n_examples, seed):
+def build(
+    spectrograms, history, metrics, classification_report, qc, html, *, params, n_examples, seed
+):
     """The report rule: read the stages' files and write the page with its figures beside it."""
     table = pd.read_csv(history)
     # train.py marks the checkpoint's epoch in the history's "selected" column.
@@ -247,4 +254,7 @@ def build(spectrograms, history, metrics, classification_report, html, *, params
     text = pathlib.Path(classification_report).read_text()
     ds = xr.open_zarr(spectrograms)
     html = pathlib.Path(html)
-    write_report(html, html.parent, ds, table, best_epoch, scores, text, params, n_examples, seed)
+    quality = pd.read_csv(qc, keep_default_na=False)
+    write_report(
+        html, html.parent, ds, table, best_epoch, scores, text, quality, params, n_examples, seed
+    )

@@ -7,6 +7,7 @@ rule report:
         history="results/history.csv",
         metrics="results/metrics.json",
         classification_report="results/classification_report.txt",
+        qc="results/qc.csv",
     output:
         html=report("results/report/report.html", category="Report"),
         spectrogram_examples=report(

@@ -8,6 +8,7 @@ run_logged(
     history=snakemake.input.history,
     metrics=snakemake.input.metrics,
     classification_report=snakemake.input.classification_report,
+    qc=snakemake.input.qc,
     html=snakemake.output.html,
     **snakemake.params.settings,
 )

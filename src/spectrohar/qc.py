@@ -1,0 +1,39 @@
+"""The quality table: per participant, rows read, windows kept and dropped (and why), labels."""
+
+import pandas as pd
+import xarray as xr
+
+from spectrohar.labels import map_labels, read_dictionary
+from spectrohar.windows import DROP_REASONS
+
+
+def quality_table(window_stores, dictionary: pd.DataFrame, scheme: str) -> pd.DataFrame:
+    """One row per window store; label columns count windows per label under `scheme`."""
+    rows = []
+    for path in window_stores:
+        ds = xr.open_zarr(path)
+        labels, unknown = map_labels(ds.annotation.values, dictionary, scheme, unknown="drop")
+        dropped = ds.attrs["windows_dropped"]
+        rows.append(
+            {
+                "participant": ds.attrs["participant"],
+                "rows_read": ds.attrs["rows_read"],
+                "hours_annotated": round(ds.attrs["hours_annotated"], 3),
+                "windows_kept": ds.attrs["windows_kept"],
+                **{f"dropped_{reason}": dropped[reason] for reason in DROP_REASONS},
+                "dropped_unknown_annotation": sum(unknown.values()),
+                "error": ds.attrs.get("error", ""),
+                **pd.Series(labels).dropna().value_counts().add_prefix("label_").to_dict(),
+            }
+        )
+    table = pd.DataFrame(rows)
+    label_columns = sorted(c for c in table.columns if c.startswith("label_"))
+    table[label_columns] = table[label_columns].fillna(0).astype(int)
+    return table[[c for c in table.columns if not c.startswith("label_")] + label_columns]
+
+
+def build(window_stores, dictionary, table, *, label_scheme) -> None:
+    """The qc rule: write the table as CSV."""
+    quality_table(window_stores, read_dictionary(dictionary), label_scheme).to_csv(
+        table, index=False
+    )

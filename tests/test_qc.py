@@ -1,0 +1,43 @@
+import numpy as np
+from conftest import write_recording
+
+from spectrohar import windows
+from spectrohar.labels import read_dictionary
+from spectrohar.qc import quality_table
+
+SLEEP = "7030 sleeping;MET 0.95"
+BUILD = {"kind": "capture24", "sample_rate": 100, "window_length_s": 30, "resample": False}
+
+
+def test_the_table_accounts_for_every_window(tmp_path, rng):
+    annotation = [SLEEP] * 6000 + ["walking"] * 3000 + ["no such annotation"] * 3000 + [None] * 3000
+    acceleration = rng.normal(size=(15000, 3))
+    acceleration[4000, 0] = np.nan
+    good = write_recording(
+        tmp_path / "P001.csv.gz", "2016-11-13 02:18:00", acceleration, annotation
+    )
+    bad = tmp_path / "P002.csv"
+    bad.write_text("time,x,y,z,annotation\n2016-11-13 02:18:00.000000,1,2,x,\n")
+    for path in (good, bad):
+        participant = path.name[:4]
+        windows.build(path, tmp_path / f"{participant}.zarr", participant, on_error="skip", **BUILD)
+
+    table = quality_table(
+        [tmp_path / "P001.zarr", tmp_path / "P002.zarr"], read_dictionary(), "Willetts2018"
+    )
+    first, second = table.to_dict("records")
+    assert first == {
+        "participant": "P001",
+        "rows_read": 15000,
+        "hours_annotated": round(12000 / 100 / 3600, 3),
+        "windows_kept": 3,
+        "dropped_incomplete": 0,
+        "dropped_nan": 1,
+        "dropped_unannotated": 1,
+        "dropped_unknown_annotation": 1,
+        "error": "",
+        "label_sleep": 1,
+        "label_walking": 1,
+    }
+    assert second["windows_kept"] == 0 and second["label_sleep"] == 0
+    assert second["error"] == f"{bad}: line 2, column 'z': 'x' is not a number"

@@ -1,0 +1,19 @@
+# Per participant: rows read, windows kept and dropped per reason, hours annotated, label counts.
+
+
+rule qc:
+    input:
+        windows=expand("results/windows/{participant}.zarr", participant=PARTICIPANTS),
+        dictionary=DICTIONARY,
+    output:
+        "results/qc.csv",
+    params:
+        settings={"label_scheme": config["labels"]["scheme"]},
+    log:
+        "logs/qc.log",
+    benchmark:
+        "benchmarks/qc.tsv"
+    resources:
+        mem_mb=1000,
+    script:
+        "../scripts/qc.py"
