@@ -1,0 +1,185 @@
+"""Spectrograms three ways on the same windows, each in its own process: windows/s and peak RSS.
+
+(a) the tutorial's way: torch.stft per batch of 32, as its create_dataloader does;
+(b) scipy.signal.stft, in memory;
+(c) the pipeline's spectrogram stage, window stores -> spectrogram store, end to end.
+
+    python benchmarks/spectrogram.py --windows 30000 100000 300000 --folder /tmp/spectrohar-bench
+
+Window stores of N windows (2,000 per participant) are made once per N under --folder from a
+synthetic 26 h recording plus per-window sensor noise. (a) and (b) run on the first
+--in-memory windows (their rate does not depend on N), (c) on all N. Ratios are to (a), in one run.
+"""
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+import zarr
+
+from spectrohar import spectrogram, synthetic, windows
+from spectrohar.labels import PACKAGED_DICTIONARY
+from spectrohar.stores import write_dataset
+
+STFT = {"n_fft": 120, "hop_length": 48, "window": "hann"}
+PER_PARTICIPANT = 2000
+
+
+def make_window_stores(folder: Path, n: int) -> list[Path]:
+    """n windows in stores of PER_PARTICIPANT windows, made once and reused."""
+    paths = [folder / f"P{i:03d}.zarr" for i in range(1, -(-n // PER_PARTICIPANT) + 1)]
+    if all(p.exists() for p in paths):
+        return paths
+    recording = folder / "P001.csv.gz"
+    synthetic.write_recording(recording, "P001", hours=26, seed=0)
+    base = windows.window_recording(recording, sample_rate=100, window_length_s=30, resample=False)
+    pool, annotation = base.acceleration.values, base.annotation.values
+    rng = np.random.default_rng(0)
+    for i, path in enumerate(paths):
+        size = min(PER_PARTICIPANT, n - i * PER_PARTICIPANT)
+        pick = rng.integers(0, len(pool), size)
+        noisy = pool[pick] + rng.normal(0, 0.01, (size, 3000, 3)).astype(np.float32)
+        start = np.datetime64("2016-01-01", "ns") + np.arange(size) * np.timedelta64(30, "s")
+        ds = windows.as_dataset(
+            noisy,
+            start,
+            annotation[pick],
+            sample_rate=100,
+            window_length_s=30,
+            rows_read=size * 3000,
+            hours_annotated=size / 120,
+            windows_dropped=dict.fromkeys(windows.DROP_REASONS, 0),
+        ).assign_coords(participant=("window", np.full(size, path.stem, dtype=object)))
+        write_dataset(ds, path, encoding={"acceleration": {"chunks": (256, 3000, 3)}})
+    return paths
+
+
+def notebook(x: np.ndarray) -> None:
+    """The tutorial's create_dataloader STFT, batch by batch."""
+    import torch
+
+    window = torch.hann_window(STFT["n_fft"])
+    for i in range(0, len(x), 32):
+        batch = torch.from_numpy(np.transpose(x[i : i + 32], (0, 2, 1)).astype("f4"))
+        z = torch.stft(
+            batch.reshape(-1, batch.shape[-1]),
+            n_fft=120,
+            hop_length=48,
+            window=window,
+            center=False,
+            return_complex=False,
+        )
+        z = z.view(*batch.shape[:2], *z.shape[1:])
+        torch.log(torch.norm(z, dim=-1) + 1e-16)
+
+
+def scipy_stft(x: np.ndarray) -> None:
+    import scipy.signal
+
+    for i in range(0, len(x), 1024):
+        _, _, z = scipy.signal.stft(
+            np.transpose(x[i : i + 1024], (0, 2, 1)),
+            window="hann",
+            nperseg=120,
+            noverlap=72,
+            boundary=None,
+            padded=False,
+        )
+        np.log(np.abs(z) + 1e-16)
+
+
+def run_one(way: str, stores: list[Path], out: Path, in_memory: int, threads: int) -> dict:
+    """One way, in this process: windows/s and this process's peak RSS."""
+    if way == "pipeline":
+        n = sum(xr.open_zarr(p).sizes["window"] for p in stores)
+        shutil.rmtree(out, ignore_errors=True)
+        start = time.perf_counter()
+        spectrogram.build(
+            stores,
+            out,
+            PACKAGED_DICTIONARY,
+            label_scheme="Willetts2018",
+            unknown="error",
+            channels=["x", "y", "z"],
+            chunk_windows=256,
+            threads=threads,
+            **STFT,
+        )
+    else:
+        x = np.concatenate([xr.open_zarr(p).acceleration.values for p in stores])[:in_memory]
+        n = len(x)
+        start = time.perf_counter()
+        {"notebook": notebook, "scipy": scipy_stft}[way](x)
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "way": way,
+        "windows": n,
+        "seconds": seconds,
+        "windows_per_s": n / seconds,
+        "peak_rss_mb": peak,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--windows", type=int, nargs="+", default=[30_000])
+    parser.add_argument("--folder", type=Path, default=Path("/tmp/spectrohar-bench"))
+    parser.add_argument("--in-memory", type=int, default=20_000)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--way", help=argparse.SUPPRESS)
+    parser.add_argument("--stores", nargs="*", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.way:  # a child: measure one way and print it
+        out = args.folder / "spectrograms.zarr"
+        print(json.dumps(run_one(args.way, args.stores, out, args.in_memory, args.threads)))
+        return
+    for n in args.windows:
+        folder = args.folder / f"windows-{n}"
+        folder.mkdir(parents=True, exist_ok=True)
+        stores = make_window_stores(folder, n)
+        results = {}
+        for way in ("notebook", "scipy", "pipeline"):
+            child = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--way",
+                    way,
+                    "--folder",
+                    str(folder),
+                    "--in-memory",
+                    str(args.in_memory),
+                    "--threads",
+                    str(args.threads),
+                    "--stores",
+                    *map(str, stores),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            results[way] = json.loads(child.stdout.splitlines()[-1])
+        base = results["notebook"]["windows_per_s"]
+        for way, r in results.items():
+            print(
+                f"N={n:>7} {way:>9}: {r['windows']:>7} windows in {r['seconds']:7.2f} s = "
+                f"{r['windows_per_s']:>8.0f} windows/s ({r['windows_per_s'] / base:5.2f}x the "
+                f"notebook), peak RSS {r['peak_rss_mb']:6.0f} MB"
+            )
+        array = zarr.open_group(folder / "spectrograms.zarr", mode="r")["spectrogram"]
+        print(
+            f"N={n:>7} spectrogram array: {array.nbytes_stored() / 2**20:.0f} MiB stored, "
+            f"{array.nbytes / array.nbytes_stored():.2f}x compression"
+        )
+
+
+if __name__ == "__main__":
+    main()
