@@ -57,7 +57,7 @@ def make_window_stores(folder: Path, n: int) -> list[Path]:
             hours_annotated=size / 120,
             windows_dropped=dict.fromkeys(windows.DROP_REASONS, 0),
         ).assign_coords(participant=("window", np.full(size, path.stem, dtype=object)))
-        write_dataset(ds, path, encoding={"acceleration": {"chunks": (256, 3000, 3)}})
+        write_dataset(ds, path, chunks={"acceleration": (256, 3000, 3)})
     return paths
 
 
@@ -109,6 +109,7 @@ def run_one(way: str, stores: list[Path], out: Path, in_memory: int, threads: in
             unknown="error",
             channels=["x", "y", "z"],
             chunk_windows=256,
+            dtype="float32",
             threads=threads,
             **STFT,
         )

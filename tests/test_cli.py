@@ -24,7 +24,7 @@ def test_inspect_prints_what_a_store_holds(tmp_path, capsys):
         },
         attrs={"n_fft": 120},
     )
-    write_dataset(ds, tmp_path / "s.zarr", encoding={"spectrogram": {"chunks": (4, 3, 61, 61)}})
+    write_dataset(ds, tmp_path / "s.zarr", chunks={"spectrogram": (4, 3, 61, 61)})
     main(["inspect", str(tmp_path / "s.zarr")])
     out = capsys.readouterr().out
     assert "spectrogram (window, channel, frequency, frame) shape=(8, 3, 61, 61)" in out

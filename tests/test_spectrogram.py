@@ -74,7 +74,7 @@ def window_store(path, participant, annotations, rng):
         },
         attrs={"sample_rate": 100, "window_length_s": 30, "participant": participant},
     )
-    write_dataset(ds, path, encoding={"acceleration": {"chunks": (7, 3000, 3)}})
+    write_dataset(ds, path, chunks={"acceleration": (7, 3000, 3)})
     return ds
 
 
@@ -94,6 +94,7 @@ def test_build_writes_every_window_with_named_coordinates(tmp_path, rng):
         PACKAGED_DICTIONARY,
         label_scheme="Walmsley2020",
         unknown="error",
+        dtype="float32",
         channels=["x", "y", "z", "norm"],
         chunk_windows=8,
         threads=2,

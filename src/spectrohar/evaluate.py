@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pandas as pd
 import torch
-import xarray as xr
 from sklearn import metrics as skm
 
 from spectrohar.cache import as_tensors, select
 from spectrohar.model import build_model, predict, resolve_device
+from spectrohar.stores import open_store
 
 
 def score(true, predicted, participants) -> dict:
@@ -49,7 +49,7 @@ def build(spectrograms, split_table, checkpoint, predictions, metrics, report, *
     model.to(device)
 
     split = pd.read_csv(split_table)
-    test = select(xr.open_zarr(spectrograms), split.participant[split.set == "test"])
+    test = select(open_store(spectrograms), split.participant[split.set == "test"])
     x, _ = as_tensors(test, saved["classes"])
     probabilities = predict(model, x, batch_size=1024, device=device).softmax(dim=1).numpy()
 

@@ -1,9 +1,9 @@
 """The quality table: per participant, rows read, windows kept and dropped (and why), labels."""
 
 import pandas as pd
-import xarray as xr
 
 from spectrohar.labels import map_labels, read_dictionary
+from spectrohar.stores import open_store
 from spectrohar.windows import DROP_REASONS
 
 
@@ -11,7 +11,7 @@ def quality_table(window_stores, dictionary: pd.DataFrame, scheme: str) -> pd.Da
     """One row per window store; label columns count windows per label under `scheme`."""
     rows = []
     for path in window_stores:
-        ds = xr.open_zarr(path)
+        ds = open_store(path)
         labels, unknown = map_labels(ds.annotation.values, dictionary, scheme, unknown="drop")
         dropped = ds.attrs["windows_dropped"]
         rows.append(

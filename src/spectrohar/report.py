@@ -11,11 +11,12 @@ import textwrap
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 import yaml
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import ConfusionMatrixDisplay
+
+from spectrohar.stores import open_store
 
 # The object-oriented Figure API keeps no pyplot state, so nothing needs closing and the
 # Agg canvas is used for PNG output whatever backend the process has selected.
@@ -252,7 +253,7 @@ def build(
     best_epoch = int(table.epoch[table.selected.astype(bool)].iloc[0])
     scores = json.loads(pathlib.Path(metrics).read_text())
     text = pathlib.Path(classification_report).read_text()
-    ds = xr.open_zarr(spectrograms)
+    ds = open_store(spectrograms)
     html = pathlib.Path(html)
     quality = pd.read_csv(qc, keep_default_na=False)
     write_report(

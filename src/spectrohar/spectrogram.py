@@ -6,6 +6,7 @@ the tutorial's 120-sample Hann segments every 48 samples turn 3000 samples into 
 and stored as (window, channel, frequency, frame).
 """
 
+import functools
 import logging
 
 import dask
@@ -18,12 +19,13 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from spectrohar import __version__
 from spectrohar.labels import map_labels, read_dictionary
-from spectrohar.stores import STRING, write_dataset
+from spectrohar.stores import STRING, open_store, write_dataset
 from spectrohar.windows import AXES
 
 log = logging.getLogger(__name__)
 
 LOG_OFFSET = 1e-16  # the tutorial's: keeps log finite where the magnitude is exactly zero
+SUB_BATCH = 16
 
 
 def log_stft(signal, *, n_fft, hop_length, window="hann") -> np.ndarray:
@@ -49,17 +51,32 @@ def stft_shape(window_samples, *, n_fft, hop_length) -> tuple[int, int]:
     return n_fft // 2 + 1, (window_samples - n_fft) // hop_length + 1
 
 
-def compute(windows: xr.Dataset, *, n_fft, hop_length, window, channels) -> xr.Dataset:
+def spectrograms(acceleration, *, channels, n_fft, hop_length, window, dtype) -> np.ndarray:
+    """(window, sample, axis) acceleration -> (window, channel, frequency, frame) log STFT.
+
+    A few windows at a time, so that the frames and spectra in flight stay in the CPU's cache.
+    """
+    n_freq, n_frames = stft_shape(acceleration.shape[1], n_fft=n_fft, hop_length=hop_length)
+    out = np.empty((len(acceleration), len(channels), n_freq, n_frames), dtype=dtype)
+    for start in range(0, len(acceleration), SUB_BATCH):
+        signals = channel_signals(acceleration[start : start + SUB_BATCH], channels)
+        out[start : start + SUB_BATCH] = log_stft(
+            signals, n_fft=n_fft, hop_length=hop_length, window=window
+        )
+    return out
+
+
+def compute(windows: xr.Dataset, *, n_fft, hop_length, window, channels, dtype) -> xr.Dataset:
     """Lazy spectrograms of a (dask-backed) window dataset, with named, self-describing axes."""
     sample_rate = windows.attrs["sample_rate"]
     n_freq, n_frames = stft_shape(windows.sizes["sample"], n_fft=n_fft, hop_length=hop_length)
     acceleration = windows.acceleration.data
+    stft = {"n_fft": n_fft, "hop_length": hop_length, "window": window}
     spectrogram = da.map_blocks(
-        lambda block: log_stft(
-            channel_signals(block, channels), n_fft=n_fft, hop_length=hop_length, window=window
-        ),
+        functools.partial(spectrograms, channels=channels, dtype=dtype, **stft),
         acceleration,
-        dtype=np.float32,
+        dtype=np.dtype(dtype),
+        meta=np.empty((0, 0, 0, 0), dtype=dtype),
         drop_axis=[1, 2],
         new_axis=[1, 2, 3],
         chunks=(acceleration.chunks[0], (len(channels),), (n_freq,), (n_frames,)),
@@ -102,10 +119,11 @@ def build(
     window,
     channels,
     chunk_windows,
+    dtype,
     threads,
 ) -> None:
     """The spectrogram rule: every participant's window store -> one spectrogram store."""
-    parts = [xr.open_zarr(path) for path in window_stores]
+    parts = [open_store(path) for path in window_stores]
     # The window stores' chunking is theirs: this store is chunked by chunk_windows.
     windows = xr.concat(parts, dim="window", combine_attrs="drop_conflicts").drop_encoding()
     windows = windows.assign_coords(
@@ -116,18 +134,21 @@ def build(
     )
     if dropped:
         log.warning("dropped windows of annotations missing from %s: %s", dictionary, dropped)
-    keep = np.flatnonzero([label is not None for label in labels])
-    windows = windows.isel(window=keep).chunk({"window": chunk_windows})
+    keep = np.array([label is not None for label in labels], dtype=bool)
+    if not keep.all():  # a take over every window would copy them all
+        windows = windows.isel(window=np.flatnonzero(keep))
+    windows = windows.chunk({"window": chunk_windows})
     windows = windows.assign_coords(label=("window", np.asarray(labels[keep], dtype=STRING)))
-    ds = compute(windows, n_fft=n_fft, hop_length=hop_length, window=window, channels=channels)
+    ds = compute(
+        windows, n_fft=n_fft, hop_length=hop_length, window=window, channels=channels, dtype=dtype
+    )
     ds.attrs.update(
         label_scheme=label_scheme,
         windows_dropped_unknown_annotation=dropped,
         spectrohar_version=__version__,
     )
-    chunks = (chunk_windows, *ds.spectrogram.shape[1:])
     with dask.config.set(scheduler="threads", num_workers=threads):
-        write_dataset(ds, store, encoding={"spectrogram": {"chunks": chunks}})
+        write_dataset(ds, store, chunks={"spectrogram": (chunk_windows, *ds.spectrogram.shape[1:])})
     log.info(
         "%d windows of %d participants -> %s %s",
         ds.sizes["window"],

@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-import xarray as xr
 from sklearn.metrics import cohen_kappa_score, f1_score
 from tqdm.auto import tqdm
 
 from spectrohar.cache import as_tensors, select
 from spectrohar.errors import DataError
 from spectrohar.model import build_model, predict, resolve_device
+from spectrohar.stores import open_store
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def build(
     seed,
 ) -> None:
     """The train rule: train on the training participants, select on the validation ones."""
-    ds = xr.open_zarr(spectrograms)
+    ds = open_store(spectrograms)
     split = pd.read_csv(split_table)
     train, validation = (
         select(ds, split.participant[split.set == name]) for name in ("train", "validation")

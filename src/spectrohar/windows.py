@@ -276,8 +276,7 @@ def build(
     participants = np.full(ds.sizes["window"], participant, dtype=object)
     ds = ds.assign_coords(participant=("window", participants.astype(STRING)))
     ds.attrs.update(participant=participant, source=str(source))
-    chunks = (CHUNK_WINDOWS, *ds.acceleration.shape[1:])
-    write_dataset(ds, store, encoding={"acceleration": {"chunks": chunks}})
+    write_dataset(ds, store, chunks={"acceleration": (CHUNK_WINDOWS, *ds.acceleration.shape[1:])})
     log.info(
         "%s: %d rows -> %d windows kept, dropped %s",
         participant,
