@@ -1,27 +1,32 @@
 import numpy as np
 import pytest
 import torch
+from test_cache import spectrogram_store
 
+from spectrohar.cache import Windows
 from spectrohar.model import build_model
 from spectrohar.train import fit
 
+CLASSES = ["a", "b", "c"]
 
-def separable(n, rng):
-    """Spectrogram-shaped noise whose class is a bright frequency band."""
+
+def separable(path, n, rng, memory_budget_mb=4000):
+    """A store of spectrogram-shaped noise whose class is a bright frequency band."""
     y = rng.integers(0, 3, n)
     x = rng.normal(-6, 1, size=(n, 3, 61, 61)).astype(np.float32)
     for cls in range(3):
         x[y == cls, :, 10 + 15 * cls : 14 + 15 * cls] += 4
-    return torch.from_numpy(x), torch.from_numpy(y)
+    spectrogram_store(path, ["P001"] * n, np.array(CLASSES)[y], x, chunk=32)
+    return Windows(path, ["P001"], CLASSES, memory_budget_mb=memory_budget_mb)
 
 
-def test_fit_learns_and_keeps_the_best_validation_epoch(rng):
+def test_fit_learns_and_keeps_the_best_validation_epoch(tmp_path, rng):
     torch.manual_seed(0)
     model = build_model("cnn", n_classes=3, in_channels=3, width=4)
     history, state, best_epoch = fit(
         model,
-        separable(192, rng),
-        separable(96, rng),
+        separable(tmp_path / "train.zarr", 192, rng, memory_budget_mb=0),
+        separable(tmp_path / "validation.zarr", 96, rng),
         max_epochs=4,
         batch_size=32,
         learning_rate=3e-3,
@@ -37,13 +42,13 @@ def test_fit_learns_and_keeps_the_best_validation_epoch(rng):
     assert set(state) == set(model.state_dict())
 
 
-def test_early_stopping_waits_patience_epochs(rng):
+def test_early_stopping_waits_patience_epochs(tmp_path, rng):
     torch.manual_seed(0)
     model = build_model("cnn", n_classes=3, in_channels=3, width=4)
     history, _, best_epoch = fit(
         model,
-        separable(64, rng),
-        separable(32, rng),
+        separable(tmp_path / "train.zarr", 64, rng),
+        separable(tmp_path / "validation.zarr", 32, rng),
         max_epochs=30,
         batch_size=32,
         learning_rate=0.0,

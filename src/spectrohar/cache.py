@@ -1,20 +1,75 @@
-"""Reading the spectrogram cache: the windows of chosen participants, as tensors."""
+"""Reading the spectrogram cache: the windows of chosen participants, in batches.
+
+Held in memory as one tensor when they fit the budget; otherwise read a few whole zarr chunks at
+a time (every read call costs about a millisecond, so single random windows would crawl), in
+shuffled chunk order and then shuffled within that buffer.
+"""
+
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 import torch
-import xarray as xr
+import zarr
+
+from spectrohar.stores import open_store
 
 
-def select(spectrograms: xr.Dataset, participants) -> xr.Dataset:
-    """The windows of `participants`, in store order."""
-    mine = np.isin(spectrograms.participant.values, list(participants))
-    return spectrograms.isel(window=np.flatnonzero(mine))
-
-
-def as_tensors(spectrograms: xr.Dataset, classes) -> tuple[torch.Tensor, torch.Tensor]:
-    """(window, channel, frequency, frame) float32 spectrograms, loaded, and their class codes in
+class Windows:
+    """The windows of `participants` in the spectrogram store at `path`, with class codes in
     `classes` (-1 for a label outside them)."""
-    codes = pd.Categorical(spectrograms.label.values, categories=classes).codes
-    x = torch.from_numpy(spectrograms.spectrogram.values)
-    return x, torch.from_numpy(codes.astype(np.int64))
+
+    def __init__(self, path, participants, classes, *, memory_budget_mb=4000, buffer_chunks=8):
+        ds = open_store(path)
+        self.index = np.flatnonzero(np.isin(ds.participant.values, list(participants)))
+        self.coords = ds[["participant", "window_start", "label"]].isel(window=self.index)
+        codes = pd.Index(classes).get_indexer(self.coords.label.values.astype(object))
+        self.y = torch.from_numpy(codes.astype(np.int64))
+        self.array = zarr.open_group(path, mode="r")["spectrogram"]
+        self.buffer_chunks = buffer_chunks
+        window_bytes = np.prod(self.array.shape[1:]) * 4
+        self.in_memory = len(self.index) * window_bytes <= memory_budget_mb * 2**20
+        self.x = self._read(self.index) if self.in_memory else None
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def _read(self, index) -> torch.Tensor:
+        """Float32 windows at `index` (sorted), read chunk by chunk."""
+        size = self.array.chunks[0]
+        parts = [
+            self.array[chunk * size : (chunk + 1) * size][index[index // size == chunk] % size]
+            for chunk in np.unique(index // size)
+        ]
+        shape = (0, *self.array.shape[1:])
+        return torch.from_numpy(np.concatenate(parts) if parts else np.empty(shape)).float()
+
+    def batches(self, batch_size, rng=None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(x, y) batches of up to `batch_size` windows, shuffled by `rng` (in store order
+        without one)."""
+        if self.in_memory:
+            order = rng.permutation(len(self)) if rng is not None else np.arange(len(self))
+            for part in _parts(order, batch_size):
+                yield self.x[part], self.y[part]
+            return
+        size = self.array.chunks[0]
+        chunks = np.unique(self.index // size)
+        if rng is not None:
+            rng.shuffle(chunks)
+        for start in range(0, len(chunks), self.buffer_chunks):
+            group = np.flatnonzero(
+                np.isin(self.index // size, chunks[start : start + self.buffer_chunks])
+            )
+            x, y = self._read(self.index[group]), self.y[group]
+            order = rng.permutation(len(group)) if rng is not None else np.arange(len(group))
+            for part in _parts(order, batch_size):
+                yield x[part], y[part]
+
+
+def _parts(order, batch_size) -> list[np.ndarray]:
+    """`order` in pieces of `batch_size`, a last piece of one window joined to the one before
+    (batch normalisation cannot train on a single window)."""
+    bounds = list(range(0, len(order), batch_size))[1:]
+    if bounds and len(order) - bounds[-1] == 1:
+        bounds.pop()
+    return np.split(order, bounds)

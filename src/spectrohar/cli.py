@@ -3,7 +3,11 @@
 import argparse
 from pathlib import Path
 
-from spectrohar.stores import describe
+import numpy as np
+import pandas as pd
+
+from spectrohar.report import DPI, plot_window
+from spectrohar.stores import describe, open_store
 
 
 def main(argv=None) -> None:
@@ -11,10 +15,41 @@ def main(argv=None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     inspect = commands.add_parser("inspect", help="print what a window or spectrogram store holds")
     inspect.add_argument("path", help="a zarr store, e.g. results/spectrograms.zarr")
+    show = commands.add_parser("show", help="draw one window of a spectrogram store as a PNG")
+    show.add_argument("path", help="a spectrogram store, e.g. results/spectrograms.zarr")
+    show.add_argument("--window", type=int, help="the window's position in the store")
+    show.add_argument("--participant", help="with --time: the participant, e.g. P101")
+    show.add_argument("--time", help="with --participant: a time in the window, 2016-11-13 10:30")
+    show.add_argument("--output", default="window.png", help="the PNG to write (window.png)")
     args = parser.parse_args(argv)
     if not Path(args.path).is_dir():
         parser.error(f"{args.path}: no such store")
-    print(describe(args.path))
+    if args.command == "inspect":
+        print(describe(args.path))
+        return
+    ds = open_store(args.path)
+    index = (
+        args.window if args.window is not None else _find(parser, ds, args.participant, args.time)
+    )
+    if not 0 <= index < ds.sizes["window"]:
+        parser.error(f"--window {index}: the store has windows 0 to {ds.sizes['window'] - 1}")
+    plot_window(ds, index).savefig(args.output, dpi=DPI)
+    print(f"window {index} -> {args.output}")
+
+
+def _find(parser, ds, participant, time) -> int:
+    """The window of `participant` that holds `time`."""
+    if participant is None or time is None:
+        parser.error("show needs --window, or --participant and --time")
+    start = ds.window_start.values
+    length = np.timedelta64(round(ds.attrs["window_length_s"] * 1e9), "ns")
+    at = np.datetime64(pd.Timestamp(time), "ns")
+    hits = np.flatnonzero(
+        (ds.participant.values == participant) & (start <= at) & (at < start + length)
+    )
+    if not hits.size:
+        parser.error(f"no window of {participant} holds {time}")
+    return int(hits[0])
 
 
 if __name__ == "__main__":

@@ -7,9 +7,8 @@ import pandas as pd
 import torch
 from sklearn import metrics as skm
 
-from spectrohar.cache import as_tensors, select
+from spectrohar.cache import Windows
 from spectrohar.model import build_model, predict, resolve_device
-from spectrohar.stores import open_store
 
 
 def score(true, predicted, participants) -> dict:
@@ -38,7 +37,9 @@ def score(true, predicted, participants) -> dict:
     }
 
 
-def build(spectrograms, split_table, checkpoint, predictions, metrics, report, *, device) -> None:
+def build(
+    spectrograms, split_table, checkpoint, predictions, metrics, report, *, device, memory_budget_mb
+) -> None:
     """The evaluate rule: predict every test window, write predictions and metrics."""
     saved = torch.load(checkpoint, map_location="cpu")
     device = resolve_device(device)
@@ -49,16 +50,20 @@ def build(spectrograms, split_table, checkpoint, predictions, metrics, report, *
     model.to(device)
 
     split = pd.read_csv(split_table)
-    test = select(open_store(spectrograms), split.participant[split.set == "test"])
-    x, _ = as_tensors(test, saved["classes"])
-    probabilities = predict(model, x, batch_size=1024, device=device).softmax(dim=1).numpy()
+    test = Windows(
+        spectrograms,
+        split.participant[split.set == "test"],
+        saved["classes"],
+        memory_budget_mb=memory_budget_mb,
+    )
+    probabilities = predict(model, test, batch_size=1024, device=device).softmax(dim=1).numpy()
 
     classes = np.asarray(saved["classes"], dtype=object)
     table = pd.DataFrame(
         {
-            "participant": test.participant.values.astype(object),
-            "window_start": test.window_start.values,
-            "label": test.label.values.astype(object),
+            "participant": test.coords.participant.values.astype(object),
+            "window_start": test.coords.window_start.values,
+            "label": test.coords.label.values.astype(object),
             "predicted": classes[probabilities.argmax(axis=1)],
         }
     )

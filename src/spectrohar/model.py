@@ -55,7 +55,7 @@ def resolve_device(choice: str) -> torch.device:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, *, batch_size: int, device) -> torch.Tensor:
-    """Logits of `x` in evaluation mode, batch by batch, returned on the CPU."""
+def predict(model: nn.Module, windows, *, batch_size: int, device) -> torch.Tensor:
+    """Logits of `windows` (a cache.Windows) in store order and evaluation mode, on the CPU."""
     model.eval()
-    return torch.cat([model(batch.to(device)).cpu() for batch in x.split(batch_size)])
+    return torch.cat([model(x.to(device)).cpu() for x, _ in windows.batches(batch_size)])

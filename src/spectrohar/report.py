@@ -259,3 +259,33 @@ def build(
     write_report(
         html, html.parent, ds, table, best_epoch, scores, text, quality, params, n_examples, seed
     )
+
+
+def plot_window(spectrograms, index: int) -> Figure:
+    """One window's spectrogram, a panel per channel, in Hz and seconds from the window start."""
+    window = spectrograms.isel(window=index).compute()
+    channels = [str(c) for c in spectrograms["channel"].values]
+    fig = Figure(figsize=(3.2 * len(channels) + 1, 3.4), dpi=DPI, layout="constrained")
+    axes = fig.subplots(1, len(channels), squeeze=False)[0]
+    values = window["spectrogram"].values
+    for ax, channel, image in zip(axes, channels, values, strict=True):
+        mesh = ax.pcolormesh(
+            window["frame"].values,
+            window["frequency"].values,
+            image,
+            shading="nearest",
+            cmap="magma",
+            vmin=values.min(),
+            vmax=values.max(),
+        )
+        ax.set_title(channel)
+        ax.set_xlabel("time from window start (s)")
+    axes[0].set_ylabel("frequency (Hz)")
+    fig.colorbar(mesh, ax=axes, label="log magnitude")
+    label = f", {window['label'].item()}" if "label" in window.coords else ""
+    fig.suptitle(
+        f"window {index}: {window['participant'].item()} from "
+        f"{np.datetime_as_string(window['window_start'].values, unit='s')}{label}",
+        fontsize=10,
+    )
+    return fig

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from sklearn.metrics import cohen_kappa_score, f1_score
 from tqdm.auto import tqdm
 
-from spectrohar.cache import as_tensors, select
+from spectrohar.cache import Windows
 from spectrohar.errors import DataError
 from spectrohar.model import build_model, predict, resolve_device
 from spectrohar.stores import open_store
@@ -47,7 +47,6 @@ def fit(
 ):
     """Adam on shuffled batches; returns (history, best state_dict, best epoch); the history's
     `selected` column marks the epoch whose weights were kept."""
-    (x, y), (x_val, y_val) = train, validation
     rng = np.random.default_rng(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     sign = 1 if HIGHER_IS_BETTER[monitor] else -1
@@ -55,24 +54,30 @@ def fit(
     for epoch in range(1, max_epochs + 1):
         start = time.perf_counter()
         model.train()
-        order = torch.from_numpy(rng.permutation(len(x)))
         total = 0.0
-        for index in tqdm(order.split(batch_size), desc=f"epoch {epoch}", mininterval=10):
-            xb, yb = x[index].to(device), y[index].to(device)
-            loss = F.cross_entropy(model(xb), yb)
+        batches = tqdm(
+            train.batches(batch_size, rng),
+            desc=f"epoch {epoch}",
+            total=-(-len(train) // batch_size),
+            mininterval=10,
+        )
+        for x, y in batches:
+            x, y = x.to(device), y.to(device)
+            loss = F.cross_entropy(model(x), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(index)
+            total += loss.item() * len(y)
         train_seconds = time.perf_counter() - start
-        scores = validation_scores(predict(model, x_val, batch_size=1024, device=device), y_val)
+        logits = predict(model, validation, batch_size=1024, device=device)
+        scores = validation_scores(logits, validation.y)
         history.append(
             {
                 "epoch": epoch,
-                "train_loss": total / len(x),
+                "train_loss": total / len(train),
                 **scores,
                 "seconds": time.perf_counter() - start,
-                "windows_per_s": len(x) / train_seconds,
+                "windows_per_s": len(train) / train_seconds,
             }
         )
         log.info("%s", history[-1])
@@ -100,23 +105,26 @@ def build(
     learning_rate,
     patience,
     monitor,
+    memory_budget_mb,
     seed,
 ) -> None:
     """The train rule: train on the training participants, select on the validation ones."""
     ds = open_store(spectrograms)
     split = pd.read_csv(split_table)
-    train, validation = (
-        select(ds, split.participant[split.set == name]) for name in ("train", "validation")
-    )
-    classes = sorted(set(train.label.values))
+    members = {name: split.participant[split.set == name] for name in ("train", "validation")}
+    classes = sorted(set(ds.label.values[np.isin(ds.participant.values, members["train"])]))
     if len(classes) < 2:
         raise DataError(f"{spectrograms}: the training participants have {len(classes)} classes")
-    train, validation = as_tensors(train, classes), as_tensors(validation, classes)
+    train, validation = (
+        Windows(spectrograms, members[name], classes, memory_budget_mb=memory_budget_mb)
+        for name in ("train", "validation")
+    )
     device = resolve_device(device)
     log.info(
-        "training on %d windows, validating on %d, %d classes, device %s",
-        len(train[0]),
-        len(validation[0]),
+        "training on %d windows (%s), validating on %d, %d classes, device %s",
+        len(train),
+        "in memory" if train.in_memory else "streamed by chunks",
+        len(validation),
         len(classes),
         device,
     )

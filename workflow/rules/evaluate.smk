@@ -11,7 +11,10 @@ rule evaluate:
         metrics="results/metrics.json",
         report="results/classification_report.txt",
     params:
-        settings={"device": config["train"]["device"]},
+        settings={
+            "device": config["train"]["device"],
+            "memory_budget_mb": config["train"]["memory_budget_mb"],
+        },
     log:
         "logs/evaluate.log",
     benchmark:
