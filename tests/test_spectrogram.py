@@ -1,3 +1,7 @@
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -120,3 +124,40 @@ def test_build_writes_every_window_with_named_coordinates(tmp_path, rng):
     assert ds.attrs["label_scheme"] == "Walmsley2020"
     assert ds.attrs["n_fft"] == 120 and ds.attrs["hop_length"] == 48
     assert ds.attrs["channels"] == ["x", "y", "z", "norm"]
+
+
+BUILD = """
+import sys
+from spectrohar import spectrogram
+from spectrohar.labels import PACKAGED_DICTIONARY
+spectrogram.build(sys.argv[2:], sys.argv[1], PACKAGED_DICTIONARY, label_scheme="Willetts2018",
+                  unknown="error", channels=["x", "y", "z"], chunk_windows=8, dtype="float32",
+                  threads=1, n_fft=120, hop_length=48, window="hann")
+"""
+
+
+def build_in_process(out, stores):
+    return subprocess.Popen([sys.executable, "-c", BUILD, str(out), *map(str, stores)])
+
+
+def test_a_killed_run_then_a_rerun_gives_the_uninterrupted_store(tmp_path, rng):
+    for i in (1, 2):
+        window_store(tmp_path / f"P00{i}.zarr", f"P00{i}", ["7030 sleeping;MET 0.95"] * 300, rng)
+    reference, out = tmp_path / "reference.zarr", tmp_path / "out.zarr"
+    paths = [tmp_path / "P001.zarr", tmp_path / "P002.zarr"]
+    assert build_in_process(reference, paths).wait() == 0
+    chunks = reference / "spectrogram" / "c"
+    n_chunks = sum(1 for _ in chunks.rglob("*") if _.is_file())
+
+    killed = build_in_process(out, paths)
+    written = out / "spectrogram" / "c"
+    while killed.poll() is None and not (written.exists() and any(written.rglob("*"))):
+        time.sleep(0.01)
+    killed.kill()
+    killed.wait()
+    partial = sum(1 for f in written.rglob("*") if f.is_file()) if written.exists() else 0
+    assert partial < n_chunks, "the run finished before it could be killed"
+
+    assert build_in_process(out, paths).wait() == 0
+    a, b = xr.open_zarr(reference), xr.open_zarr(out)
+    xr.testing.assert_identical(a.load(), b.load())

@@ -177,7 +177,7 @@ def test_report_logs_and_benchmarks(run):
     assert qc.windows_kept.tolist() == [ds.sizes["window"] for ds in stores]
     assert qc.filter(like="label_").sum(axis=1).tolist() == qc.windows_kept.tolist()
     for rule in ("qc", "spectrogram", "split", "train", "evaluate", "report"):
-        assert (run / "benchmarks" / f"{rule}.tsv").exists()
+        assert (run / "benchmarks" / "rules" / f"{rule}.tsv").exists()
         assert (run / "logs" / f"{rule}.log").exists()
     assert "windows kept" in (run / "logs" / "windows" / f"{PARTICIPANTS[0]}.log").read_text()
 

@@ -18,7 +18,7 @@ rule evaluate:
     log:
         "logs/evaluate.log",
     benchmark:
-        "benchmarks/evaluate.tsv"
+        "benchmarks/rules/evaluate.tsv"
     threads: 8
     resources:
         mem_mb=4000,

@@ -12,7 +12,7 @@ rule qc:
     log:
         "logs/qc.log",
     benchmark:
-        "benchmarks/qc.tsv"
+        "benchmarks/rules/qc.tsv"
     resources:
         mem_mb=1000,
     script:

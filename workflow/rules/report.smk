@@ -39,7 +39,7 @@ rule report:
     log:
         "logs/report.log",
     benchmark:
-        "benchmarks/report.tsv"
+        "benchmarks/rules/report.tsv"
     resources:
         mem_mb=2000,
     script:

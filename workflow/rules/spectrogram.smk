@@ -16,7 +16,7 @@ rule spectrogram:
     log:
         "logs/spectrogram.log",
     benchmark:
-        "benchmarks/spectrogram.tsv"
+        "benchmarks/rules/spectrogram.tsv"
     threads: 8
     resources:
         mem_mb=4000,

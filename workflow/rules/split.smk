@@ -10,7 +10,7 @@ rule split:
     log:
         "logs/split.log",
     benchmark:
-        "benchmarks/split.tsv"
+        "benchmarks/rules/split.tsv"
     resources:
         mem_mb=200,
     script:

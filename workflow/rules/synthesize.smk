@@ -10,7 +10,7 @@ rule synthesize_recording:
     log:
         "logs/synthesize/{participant}.log",
     benchmark:
-        "benchmarks/synthesize/{participant}.tsv"
+        "benchmarks/rules/synthesize/{participant}.tsv"
     resources:
         mem_mb=2000,
     script:
@@ -27,7 +27,7 @@ rule synthesize_metadata:
     log:
         "logs/synthesize/metadata.log",
     benchmark:
-        "benchmarks/synthesize/metadata.tsv"
+        "benchmarks/rules/synthesize/metadata.tsv"
     resources:
         mem_mb=500,
     script:

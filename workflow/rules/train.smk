@@ -13,7 +13,7 @@ rule train:
     log:
         "logs/train.log",
     benchmark:
-        "benchmarks/train.tsv"
+        "benchmarks/rules/train.tsv"
     threads: 8
     resources:
         mem_mb=8000,

@@ -23,7 +23,7 @@ rule windows:
     log:
         "logs/windows/{participant}.log",
     benchmark:
-        "benchmarks/windows/{participant}.tsv"
+        "benchmarks/rules/windows/{participant}.tsv"
     threads: 1
     resources:
         mem_mb=2000,  # a 26 h recording peaks near 1.1 GB
