@@ -9,7 +9,8 @@ from spectrohar.errors import DataError
 def run_logged(log_path, stage, /, **kwargs):
     """Call `stage(**kwargs)` with stderr and logging sent to `log_path`.
 
-    A DataError ends the process with its one-sentence message rather than a traceback.
+    A DataError ends the process with its one-sentence message, in the log and on the console,
+    rather than a traceback.
     """
     stream = open(log_path, "w", buffering=1)  # stays open for the whole process
     sys.stderr = stream
@@ -24,4 +25,5 @@ def run_logged(log_path, stage, /, **kwargs):
         return stage(**kwargs)
     except DataError as error:
         logging.getLogger(stage.__module__).error("%s", error)
+        print(f"spectrohar: {error}", file=sys.__stderr__)
         sys.exit(1)
