@@ -289,3 +289,21 @@ def test_missing_processed_data_files_are_listed(tmp_path):
     np.save(tmp_path / "X.npy", np.zeros((1, 3000, 3), np.float32))
     with pytest.raises(DataError, match=r"no Y.npy, T.npy, pid.npy"):
         windows.read_processed(tmp_path, 3000)
+
+
+def test_ten_second_windows(rng):
+    n = 10 * 1000 + 400
+    ds = windows.make_windows(
+        grid(n),
+        rng.normal(size=(n, 3)).astype(np.float32),
+        np.array(["a"] * n, dtype=object),
+        sample_rate=100,
+        window_length_s=10,
+    )
+    assert ds.acceleration.shape == (10, 1000, 3)
+    assert ds.attrs["windows_dropped"]["incomplete"] == 1
+
+
+def test_a_missing_recording_is_named(tmp_path):
+    with pytest.raises(DataError, match=rf"^{tmp_path}/P010.csv.gz: cannot be read .*No such file"):
+        windows.read_recording(tmp_path / "P010.csv.gz")
