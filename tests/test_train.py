@@ -1,4 +1,9 @@
+import subprocess
+import sys
+import time
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from test_cache import spectrogram_store
@@ -65,3 +70,70 @@ def test_early_stopping_waits_patience_epochs(tmp_path, rng):
 def test_the_cnn_gives_one_score_per_class(shape):
     model = build_model("cnn", n_classes=5, in_channels=3, width=4)
     assert model(torch.zeros(2, 3, *shape)).shape == (2, 5)
+
+
+TRAIN = """
+import sys
+from spectrohar import train
+train.build(*sys.argv[1:5], model={"name": "cnn", "width": 4}, device="cpu", max_epochs=6,
+            batch_size=32, learning_rate=3e-3, patience=10, monitor="val_loss",
+            class_weight="balanced", memory_budget_mb=0, seed=0)
+"""
+
+
+@pytest.fixture
+def inputs(tmp_path, rng):
+    """A small spectrogram store (P001 trains, P002 validates) and its split table."""
+    n = 384
+    y = rng.choice(3, n, p=[0.6, 0.3, 0.1])
+    x = rng.normal(-6, 1, size=(n, 3, 61, 61)).astype(np.float32)
+    for cls in range(3):
+        x[y == cls, :, 10 + 15 * cls : 14 + 15 * cls] += 2
+    participants = ["P001"] * 256 + ["P002"] * 128
+    store = spectrogram_store(tmp_path / "s.zarr", participants, np.array(CLASSES)[y], x, chunk=32)
+    split = tmp_path / "split.csv"
+    split.write_text("participant,set\nP001,train\nP002,validation\n")
+    return store, split
+
+
+def start_training(inputs, folder):
+    folder.mkdir(exist_ok=True)
+    paths = [*inputs, folder / "model.pt", folder / "history.csv"]
+    return subprocess.Popen([sys.executable, "-c", TRAIN, *map(str, paths)])
+
+
+def outcome(folder):
+    history = pd.read_csv(folder / "history.csv").drop(columns=["seconds", "windows_per_s"])
+    return history, torch.load(folder / "model.pt")["state_dict"]
+
+
+def assert_same(a, b):
+    pd.testing.assert_frame_equal(a[0], b[0])
+    assert a[1].keys() == b[1].keys()
+    assert all(torch.equal(a[1][k], b[1][k]) for k in a[1])
+
+
+def test_the_same_settings_train_the_same_model_twice(inputs, tmp_path):
+    for name in ("first", "second"):
+        assert start_training(inputs, tmp_path / name).wait() == 0
+    assert_same(outcome(tmp_path / "first"), outcome(tmp_path / "second"))
+    assert len(outcome(tmp_path / "first")[0]) == 6
+
+
+def test_a_killed_run_resumes_from_its_last_epoch(inputs, tmp_path):
+    assert start_training(inputs, tmp_path / "reference").wait() == 0
+    killed = start_training(inputs, tmp_path / "resumed")
+    state = tmp_path / "resumed" / "train-state.pt"
+    while killed.poll() is None and not (
+        state.exists() and len(torch.load(state, weights_only=False)["history"]) >= 2
+    ):
+        time.sleep(0.05)
+    killed.kill()
+    killed.wait()
+    assert not (tmp_path / "resumed" / "history.csv").exists(), "finished before it was killed"
+    epochs_done = len(torch.load(state, weights_only=False)["history"])
+    assert 2 <= epochs_done < 6
+
+    assert start_training(inputs, tmp_path / "resumed").wait() == 0
+    assert_same(outcome(tmp_path / "reference"), outcome(tmp_path / "resumed"))
+    assert not state.exists()

@@ -145,9 +145,11 @@ def test_split_checkpoint_and_history(run):
         "val_macro_f1",
         "seconds",
         "windows_per_s",
+        "device",
         "selected",
     ]
-    assert history.selected.sum() == 1
+    assert history.selected.sum() == 1 and (history.device == "cpu").all()
+    assert not (run / "results" / "train-state.pt").exists()
     checkpoint = torch.load(run / "results" / "model.pt")
     assert checkpoint["best_epoch"] == history.epoch[history.selected].item()
     assert checkpoint["spectrogram"]["n_fft"] == 120

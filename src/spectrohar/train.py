@@ -3,7 +3,9 @@ participants only. The test participants are never read here."""
 
 import copy
 import logging
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -44,14 +46,32 @@ def fit(
     monitor,
     device,
     seed,
+    class_weight=None,
+    state_path=None,
+    fingerprint=None,
 ):
     """Adam on shuffled batches; returns (history, best state_dict, best epoch); the history's
-    `selected` column marks the epoch whose weights were kept."""
+    `selected` column marks the epoch whose weights were kept.
+
+    With `state_path`, everything needed to go on (weights, optimiser, batch-order generator,
+    history, best weights) is saved after every epoch, and a run finds a saved state with the
+    same `fingerprint` and resumes after its last epoch, ending as an uninterrupted run would.
+    """
     rng = np.random.default_rng(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     sign = 1 if HIGHER_IS_BETTER[monitor] else -1
-    history, best, best_state, best_epoch = [], -np.inf, None, 0
-    for epoch in range(1, max_epochs + 1):
+    state = {"history": [], "best": -np.inf, "best_state": None, "best_epoch": 0, "done": False}
+    saved = _saved_state(state_path, fingerprint)
+    if saved is not None:
+        model.load_state_dict(saved.pop("model"))
+        optimizer.load_state_dict(saved.pop("optimizer"))
+        rng.bit_generator.state = saved.pop("rng")
+        state = saved
+        log.info("resuming after epoch %d from %s", len(state["history"]), state_path)
+    weight = None if class_weight is None else class_weight.to(device)
+    for epoch in range(len(state["history"]) + 1, max_epochs + 1):
+        if state["done"]:
+            break
         start = time.perf_counter()
         model.train()
         total = 0.0
@@ -63,7 +83,7 @@ def fit(
         )
         for x, y in batches:
             x, y = x.to(device), y.to(device)
-            loss = F.cross_entropy(model(x), y)
+            loss = F.cross_entropy(model(x), y, weight=weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -71,25 +91,52 @@ def fit(
         train_seconds = time.perf_counter() - start
         logits = predict(model, validation, batch_size=1024, device=device)
         scores = validation_scores(logits, validation.y)
-        history.append(
+        state["history"].append(
             {
                 "epoch": epoch,
                 "train_loss": total / len(train),
                 **scores,
                 "seconds": time.perf_counter() - start,
                 "windows_per_s": len(train) / train_seconds,
+                "device": str(device),
             }
         )
-        log.info("%s", history[-1])
-        if sign * scores[monitor] > best:
-            best, best_epoch = sign * scores[monitor], epoch
-            best_state = copy.deepcopy(model.state_dict())
-        elif epoch - best_epoch >= patience:
+        log.info("%s", state["history"][-1])
+        if sign * scores[monitor] > state["best"]:
+            state.update(best=sign * scores[monitor], best_epoch=epoch)
+            state["best_state"] = copy.deepcopy(model.state_dict())
+        elif epoch - state["best_epoch"] >= patience:
             log.info("no better %s for %d epochs: stopping", monitor, patience)
-            break
-    history = pd.DataFrame(history)
-    history["selected"] = history.epoch == best_epoch
-    return history, best_state, best_epoch
+            state["done"] = True
+        if state_path is not None:
+            _save_state(state_path, fingerprint, state, model, optimizer, rng)
+    history = pd.DataFrame(state["history"])
+    history["selected"] = history.epoch == state["best_epoch"]
+    return history, state["best_state"], state["best_epoch"]
+
+
+def _saved_state(path, fingerprint):
+    """The state saved at `path` by a run with the same fingerprint, or None."""
+    if path is None or not Path(path).exists():
+        return None
+    saved = torch.load(path, weights_only=False)
+    return saved if saved.pop("fingerprint") == fingerprint else None
+
+
+def _save_state(path, fingerprint, state, model, optimizer, rng) -> None:
+    """Save atomically: a run killed while saving leaves the previous epoch's state."""
+    partial = Path(f"{path}.partial")
+    torch.save(
+        {
+            **state,
+            "fingerprint": fingerprint,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "rng": rng.bit_generator.state,
+        },
+        partial,
+    )
+    os.replace(partial, path)
 
 
 def build(
@@ -105,6 +152,7 @@ def build(
     learning_rate,
     patience,
     monitor,
+    class_weight,
     memory_budget_mb,
     seed,
 ) -> None:
@@ -128,20 +176,36 @@ def build(
         len(classes),
         device,
     )
+    weight = None
+    if class_weight == "balanced":  # each class weighs as much in the loss as any other
+        counts = np.bincount(train.y.numpy(), minlength=len(classes))
+        weight = torch.tensor(len(train) / (len(classes) * counts), dtype=torch.float32)
     torch.manual_seed(seed)
     net = build_model(n_classes=len(classes), in_channels=ds.sizes["channel"], **model)
     net.to(device)
+    settings = {
+        "max_epochs": max_epochs,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "patience": patience,
+        "monitor": monitor,
+        "seed": seed,
+    }
+    # A state saved from other settings or other inputs is not resumed.
+    inputs = [
+        Path(spectrograms, "zarr.json").stat().st_mtime_ns,
+        Path(split_table).stat().st_mtime_ns,
+    ]
+    state_path = Path(checkpoint).with_name("train-state.pt")
     history, best_state, best_epoch = fit(
         net,
         train,
         validation,
-        max_epochs=max_epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        patience=patience,
-        monitor=monitor,
         device=device,
-        seed=seed,
+        class_weight=weight,
+        state_path=state_path,
+        fingerprint={**settings, "model": model, "class_weight": class_weight, "inputs": inputs},
+        **settings,
     )
     history.to_csv(history_table, index=False)
     torch.save(
@@ -157,3 +221,4 @@ def build(
         },
         checkpoint,
     )
+    state_path.unlink()
