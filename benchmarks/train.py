@@ -121,8 +121,8 @@ def main() -> None:
     )
     print(f"device: {name}; {args.windows} windows, 3 x 61 x 61, CNN width 32")
     ratio = pipeline / notebook
-    print(f"(a) notebook loop, batch 32: {notebook:8.0f} windows/s")
-    print(f"(b) pipeline, batch {args.batch_size:<4}:     {pipeline:8.0f} windows/s ({ratio:.2f}x)")
+    print(f"(a) notebook loop (batch 32): {notebook:.0f} windows/s")
+    print(f"(b) pipeline (batch {args.batch_size}): {pipeline:.0f} windows/s, {ratio:.2f}x (a)")
 
 
 if __name__ == "__main__":
