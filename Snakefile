@@ -4,6 +4,7 @@ from pathlib import Path
 
 from spectrohar import settings
 from spectrohar.errors import DataError
+from spectrohar.windows import PROCESSED
 
 
 configfile: "config.yaml"

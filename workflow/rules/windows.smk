@@ -4,7 +4,7 @@
 rule windows:
     input:
         **(
-            {name: f"{SOURCE}/{name}" for name in ("X.npy", "Y.npy", "T.npy", "pid.npy")}
+            {name: f"{SOURCE}/{name}" for name in PROCESSED}
             if config["source"]["kind"] == "npy"
             else {"recording": f"{SOURCE}/{{participant}}.csv.gz"}
         ),
