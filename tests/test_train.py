@@ -77,7 +77,8 @@ import sys
 from spectrohar import train
 train.build(*sys.argv[1:5], model={"name": "cnn", "width": 4}, device="cpu", max_epochs=6,
             batch_size=32, learning_rate=3e-3, patience=10, monitor="val_loss",
-            class_weight="balanced", memory_budget_mb=0, seed=0)
+            class_weight="balanced", mixed_precision=False, channels_last=False,
+            deterministic=True, memory_budget_mb=0, seed=0)
 """
 
 
@@ -137,3 +138,23 @@ def test_a_killed_run_resumes_from_its_last_epoch(inputs, tmp_path):
     assert start_training(inputs, tmp_path / "resumed").wait() == 0
     assert_same(outcome(tmp_path / "reference"), outcome(tmp_path / "resumed"))
     assert not state.exists()
+
+
+def test_mixed_precision_and_channels_last_train_too(tmp_path, rng):
+    torch.manual_seed(0)
+    model = build_model("cnn", n_classes=3, in_channels=3, width=4)
+    history, _, _ = fit(
+        model,
+        separable(tmp_path / "train.zarr", 192, rng),
+        separable(tmp_path / "validation.zarr", 96, rng),
+        max_epochs=4,
+        batch_size=32,
+        learning_rate=3e-3,
+        patience=4,
+        monitor="val_loss",
+        device=torch.device("cpu"),
+        seed=0,
+        mixed_precision=True,
+        channels_last=True,
+    )
+    assert history.val_kappa.max() > 0.8

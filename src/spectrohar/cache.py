@@ -34,6 +34,13 @@ class Windows:
         self.in_memory = len(self.index) * window_bytes <= memory_budget_mb * 2**20
         self.x = self._read(self.index) if self.in_memory else None
 
+    def to(self, device, dtype=torch.float32) -> "Windows":
+        """Hold an in-memory split on `device` as `dtype`; its batches are then indexed there
+        and come as float32."""
+        if self.in_memory:
+            self.x, self.y = self.x.to(device, dtype), self.y.to(device)
+        return self
+
     def __len__(self) -> int:
         return len(self.index)
 
@@ -59,8 +66,9 @@ class Windows:
         without one)."""
         if self.in_memory:
             order = rng.permutation(len(self)) if rng is not None else np.arange(len(self))
+            order = torch.from_numpy(order).to(self.x.device)
             for part in _parts(order, batch_size):
-                yield self.x[part], self.y[part]
+                yield self.x[part].float(), self.y[part]
             return
         size = self.array.chunks[0]
         chunks = np.unique(self.index // size)
@@ -78,10 +86,12 @@ class Windows:
                 yield x[part], y[part]
 
 
-def _parts(order, batch_size) -> list[np.ndarray]:
+def _parts(order, batch_size) -> list:
     """`order` in pieces of `batch_size`, a last piece of one window joined to the one before
     (batch normalisation cannot train on a single window)."""
     bounds = list(range(0, len(order), batch_size))[1:]
     if bounds and len(order) - bounds[-1] == 1:
         bounds.pop()
-    return np.split(order, bounds)
+    return [
+        order[start:stop] for start, stop in zip([0, *bounds], [*bounds, len(order)], strict=True)
+    ]

@@ -47,6 +47,8 @@ def fit(
     device,
     seed,
     class_weight=None,
+    mixed_precision=False,
+    channels_last=False,
     state_path=None,
     fingerprint=None,
 ):
@@ -56,15 +58,28 @@ def fit(
     With `state_path`, everything needed to go on (weights, optimiser, batch-order generator,
     history, best weights) is saved after every epoch, and a run finds a saved state with the
     same `fingerprint` and resumes after its last epoch, ending as an uninterrupted run would.
+
+    An in-memory training split moves to the device once (float16 on a GPU) and its batches
+    are indexed there; `mixed_precision` runs forward passes in float16 on a GPU (bfloat16 on a
+    CPU) with loss scaling; `channels_last` lays convolutions out for tensor cores.
     """
     rng = np.random.default_rng(seed)
+    cuda = device.type == "cuda"
+    train.to(device, torch.float16 if cuda else torch.float32)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    model.to(memory_format=memory_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    scaler = torch.amp.GradScaler(device.type, enabled=mixed_precision and cuda)
+    autocast = torch.autocast(
+        device.type, dtype=torch.float16 if cuda else torch.bfloat16, enabled=mixed_precision
+    )
     sign = 1 if HIGHER_IS_BETTER[monitor] else -1
     state = {"history": [], "best": -np.inf, "best_state": None, "best_epoch": 0, "done": False}
     saved = _saved_state(state_path, fingerprint)
     if saved is not None:
         model.load_state_dict(saved.pop("model"))
         optimizer.load_state_dict(saved.pop("optimizer"))
+        scaler.load_state_dict(saved.pop("scaler"))
         rng.bit_generator.state = saved.pop("rng")
         state = saved
         log.info("resuming after epoch %d from %s", len(state["history"]), state_path)
@@ -74,7 +89,7 @@ def fit(
             break
         start = time.perf_counter()
         model.train()
-        total = 0.0
+        total = torch.zeros((), device=device)  # summed on the device: no sync per batch
         batches = tqdm(
             train.batches(batch_size, rng),
             desc=f"epoch {epoch}",
@@ -82,19 +97,24 @@ def fit(
             mininterval=10,
         )
         for x, y in batches:
-            x, y = x.to(device), y.to(device)
-            loss = F.cross_entropy(model(x), y, weight=weight)
+            if cuda and not x.is_cuda:
+                x = x.pin_memory()  # streamed from the cache: copy while the GPU computes
+            x = x.to(device, torch.float32, non_blocking=True, memory_format=memory_format)
+            y = y.to(device, non_blocking=True)
+            with autocast:
+                loss = F.cross_entropy(model(x), y, weight=weight)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(y)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            total += loss.detach().float() * len(y)
         train_seconds = time.perf_counter() - start
         logits = predict(model, validation, batch_size=1024, device=device)
         scores = validation_scores(logits, validation.y)
         state["history"].append(
             {
                 "epoch": epoch,
-                "train_loss": total / len(train),
+                "train_loss": total.item() / len(train),
                 **scores,
                 "seconds": time.perf_counter() - start,
                 "windows_per_s": len(train) / train_seconds,
@@ -109,7 +129,7 @@ def fit(
             log.info("no better %s for %d epochs: stopping", monitor, patience)
             state["done"] = True
         if state_path is not None:
-            _save_state(state_path, fingerprint, state, model, optimizer, rng)
+            _save_state(state_path, fingerprint, state, model, optimizer, scaler, rng)
     history = pd.DataFrame(state["history"])
     history["selected"] = history.epoch == state["best_epoch"]
     return history, state["best_state"], state["best_epoch"]
@@ -123,7 +143,7 @@ def _saved_state(path, fingerprint):
     return saved if saved.pop("fingerprint") == fingerprint else None
 
 
-def _save_state(path, fingerprint, state, model, optimizer, rng) -> None:
+def _save_state(path, fingerprint, state, model, optimizer, scaler, rng) -> None:
     """Save atomically: a run killed while saving leaves the previous epoch's state."""
     partial = Path(f"{path}.partial")
     torch.save(
@@ -132,6 +152,7 @@ def _save_state(path, fingerprint, state, model, optimizer, rng) -> None:
             "fingerprint": fingerprint,
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
+            "scaler": scaler.state_dict(),
             "rng": rng.bit_generator.state,
         },
         partial,
@@ -153,10 +174,17 @@ def build(
     patience,
     monitor,
     class_weight,
+    mixed_precision,
+    channels_last,
+    deterministic,
     memory_budget_mb,
     seed,
 ) -> None:
     """The train rule: train on the training participants, select on the validation ones."""
+    if deterministic:  # the same numbers twice on a GPU too, at the cost of slower kernels
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(deterministic)
+    torch.backends.cudnn.benchmark = not deterministic
     ds = open_store(spectrograms)
     split = pd.read_csv(split_table)
     members = {name: split.participant[split.set == name] for name in ("train", "validation")}
@@ -190,6 +218,8 @@ def build(
         "patience": patience,
         "monitor": monitor,
         "seed": seed,
+        "mixed_precision": mixed_precision,
+        "channels_last": channels_last,
     }
     # A state saved from other settings or other inputs is not resumed.
     inputs = [
