@@ -23,7 +23,7 @@ import torch.nn.functional as F
 import xarray as xr
 
 from spectrohar.cache import Windows
-from spectrohar.model import build_model, resolve_device
+from spectrohar.models import build_model, resolve_device
 from spectrohar.spectrogram import spectrograms
 from spectrohar.stores import STRING, write_dataset
 from spectrohar.train import fit

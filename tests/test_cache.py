@@ -76,3 +76,10 @@ def test_float16_storage_reads_as_float32(tmp_path, rng):
     windows = Windows(path, ["P001"], ["sleep"])
     assert windows.x.dtype == torch.float32
     np.testing.assert_array_equal(windows.x.numpy(), x.astype(np.float32))
+
+
+def test_a_split_held_as_float16_gives_float32_batches(store):
+    windows = Windows(store, ["P001"], ["sleep"]).to(torch.device("cpu"), torch.float16)
+    assert windows.x.dtype == torch.float16
+    x, _ = next(windows.batches(50))
+    assert x.dtype == torch.float32 and torch.equal(x, windows.x.float())

@@ -8,8 +8,10 @@ import pytest
 import torch
 from test_cache import spectrogram_store
 
+from spectrohar import train
 from spectrohar.cache import Windows
-from spectrohar.model import build_model
+from spectrohar.errors import DataError
+from spectrohar.models import build_model
 from spectrohar.train import fit
 
 CLASSES = ["a", "b", "c"]
@@ -66,10 +68,27 @@ def test_early_stopping_waits_patience_epochs(tmp_path, rng):
     assert best_epoch == 1 and len(history) == 3
 
 
-@pytest.mark.parametrize("shape", [(61, 61), (61, 18), (101, 121)])  # 30 s, 10 s, 60 s windows
-def test_the_cnn_gives_one_score_per_class(shape):
-    model = build_model("cnn", n_classes=5, in_channels=3, width=4)
+@pytest.mark.parametrize("shape", [(61, 61), (61, 19), (101, 121)])  # 30 s, 10 s, 60 s windows
+@pytest.mark.parametrize("depth", [2, 4])
+def test_the_cnn_gives_one_score_per_class(shape, depth):
+    model = build_model("cnn", n_classes=5, in_channels=3, width=4, depth=depth)
     assert model(torch.zeros(2, 3, *shape)).shape == (2, 5)
+
+
+def test_the_default_cnn_is_the_tutorials():
+    model = build_model("cnn", n_classes=5, in_channels=3, width=32)
+    convolutions = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    shapes = [(c.in_channels, c.out_channels, c.kernel_size, c.stride) for c in convolutions]
+    assert shapes == [
+        (3, 32, (3, 3), (2, 2)),
+        (32, 64, (3, 3), (2, 2)),
+        (64, 128, (4, 4), (2, 2)),
+        (128, 256, (4, 4), (2, 2)),
+        (256, 512, (4, 4), (1, 1)),
+        (512, 5, (1, 1), (1, 1)),
+    ]
+    x = torch.zeros(2, 3, 61, 61)
+    assert model[3](model[2](model[1](model[0](x)))).shape == (2, 256, 4, 4)
 
 
 TRAIN = """
@@ -158,3 +177,25 @@ def test_mixed_precision_and_channels_last_train_too(tmp_path, rng):
         channels_last=True,
     )
     assert history.val_kappa.max() > 0.8
+
+
+def test_a_model_that_cannot_take_the_spectrograms_is_a_clear_error(inputs, tmp_path):
+    with pytest.raises(DataError, match=r"config model \{'name': 'cnn', 'depth': 7\} cannot take"):
+        train.build(
+            *inputs,
+            tmp_path / "m.pt",
+            tmp_path / "h.csv",
+            model={"name": "cnn", "depth": 7},
+            device="cpu",
+            max_epochs=1,
+            batch_size=32,
+            learning_rate=1e-3,
+            patience=1,
+            monitor="val_loss",
+            class_weight="none",
+            mixed_precision=False,
+            channels_last=False,
+            deterministic=False,
+            memory_budget_mb=0,
+            seed=0,
+        )

@@ -8,7 +8,7 @@ import torch
 from sklearn import metrics as skm
 
 from spectrohar.cache import Windows
-from spectrohar.model import build_model, predict, resolve_device
+from spectrohar.models import build_model, predict, resolve_device
 
 
 def score(true, predicted, participants) -> dict:

@@ -9,7 +9,7 @@ import yaml
 
 from spectrohar.errors import DataError
 from spectrohar.labels import DICTIONARY, read_dictionary
-from spectrohar.model import MODELS
+from spectrohar.models import MODELS
 from spectrohar.split import make_split, select_participants
 from spectrohar.synthetic import participant_ids
 

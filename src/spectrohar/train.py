@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from spectrohar.cache import Windows
 from spectrohar.errors import DataError
-from spectrohar.model import build_model, predict, resolve_device
+from spectrohar.models import build_model, predict, resolve_device
 from spectrohar.stores import open_store
 
 log = logging.getLogger(__name__)
@@ -209,7 +209,12 @@ def build(
         counts = np.bincount(train.y.numpy(), minlength=len(classes))
         weight = torch.tensor(len(train) / (len(classes) * counts), dtype=torch.float32)
     torch.manual_seed(seed)
-    net = build_model(n_classes=len(classes), in_channels=ds.sizes["channel"], **model)
+    shape = ds.spectrogram.shape[1:]
+    try:
+        net = build_model(n_classes=len(classes), in_channels=shape[0], **model)
+        net.eval()(torch.zeros(1, *shape))
+    except (TypeError, RuntimeError) as error:
+        raise DataError(f"config model {model} cannot take {shape} spectrograms: {error}") from None
     net.to(device)
     settings = {
         "max_epochs": max_epochs,
