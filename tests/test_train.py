@@ -27,20 +27,28 @@ def separable(path, n, rng, memory_budget_mb=4000):
     return Windows(path, ["P001"], CLASSES, memory_budget_mb=memory_budget_mb)
 
 
-def test_fit_learns_and_keeps_the_best_validation_epoch(tmp_path, rng):
+def fit_separable(folder, rng, n, *, streamed=False, **settings):
+    """A width-4 CNN fitted on separable stores of n training and n/2 validation windows."""
     torch.manual_seed(0)
     model = build_model("cnn", n_classes=3, in_channels=3, width=4)
-    history, state, best_epoch = fit(
-        model,
-        separable(tmp_path / "train.zarr", 192, rng, memory_budget_mb=0),
-        separable(tmp_path / "validation.zarr", 96, rng),
+    train_windows = separable(
+        folder / "train.zarr", n, rng, memory_budget_mb=0 if streamed else 4000
+    )
+    validation = separable(folder / "validation.zarr", n // 2, rng)
+    settings = {"batch_size": 32, "device": torch.device("cpu"), "seed": 0, **settings}
+    return model, *fit(model, train_windows, validation, **settings)
+
+
+def test_fit_learns_and_keeps_the_best_validation_epoch(tmp_path, rng):
+    model, history, state, best_epoch = fit_separable(
+        tmp_path,
+        rng,
+        192,
+        streamed=True,
         max_epochs=4,
-        batch_size=32,
         learning_rate=3e-3,
         patience=4,
         monitor="val_loss",
-        device=torch.device("cpu"),
-        seed=0,
     )
     assert list(history.epoch) == [1, 2, 3, 4]
     assert history.val_kappa.iloc[-1] > 0.8
@@ -50,19 +58,8 @@ def test_fit_learns_and_keeps_the_best_validation_epoch(tmp_path, rng):
 
 
 def test_early_stopping_waits_patience_epochs(tmp_path, rng):
-    torch.manual_seed(0)
-    model = build_model("cnn", n_classes=3, in_channels=3, width=4)
-    history, _, best_epoch = fit(
-        model,
-        separable(tmp_path / "train.zarr", 64, rng),
-        separable(tmp_path / "validation.zarr", 32, rng),
-        max_epochs=30,
-        batch_size=32,
-        learning_rate=0.0,
-        patience=2,
-        monitor="val_kappa",
-        device=torch.device("cpu"),
-        seed=0,
+    _, history, _, best_epoch = fit_separable(
+        tmp_path, rng, 64, max_epochs=30, learning_rate=0.0, patience=2, monitor="val_kappa"
     )
     # With a zero learning rate nothing improves after the first epoch.
     assert best_epoch == 1 and len(history) == 3
@@ -160,19 +157,14 @@ def test_a_killed_run_resumes_from_its_last_epoch(inputs, tmp_path):
 
 
 def test_mixed_precision_and_channels_last_train_too(tmp_path, rng):
-    torch.manual_seed(0)
-    model = build_model("cnn", n_classes=3, in_channels=3, width=4)
-    history, _, _ = fit(
-        model,
-        separable(tmp_path / "train.zarr", 192, rng),
-        separable(tmp_path / "validation.zarr", 96, rng),
+    _, history, _, _ = fit_separable(
+        tmp_path,
+        rng,
+        192,
         max_epochs=4,
-        batch_size=32,
         learning_rate=3e-3,
         patience=4,
         monitor="val_loss",
-        device=torch.device("cpu"),
-        seed=0,
         mixed_precision=True,
         channels_last=True,
     )
