@@ -65,3 +65,30 @@ def test_unknown_annotations_can_be_dropped_and_counted():
     # 'walking' already is a Willetts2018 label, so it stands for itself.
     assert list(labels) == ["sleep", None, None, None, "walking"]
     assert dropped == {"typo": 2, "other": 1}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "annotation;label:A\nx;1\n",
+            r"no column 'annotation' in the header \['annotation;label:A'\]",
+        ),
+        ("annotation,label:A,label:B\nx,1,2\ny,1\n", r"Expected 3 columns, got 2: y,1"),
+        ("annotation,label:A,label:B\nx,1,2\ny,1,2,3\n", r"Expected 3 columns, got 4: y,1,2,3"),
+        ("annotation,label:A,label:B\nx,1,2\ny,,2\n", r"line 3: no value under 'label:A'"),
+        ("annotation,label:A\nx,1\ny,2\nx,3\n", r"lines 2 and 4 give annotation 'x' different"),
+    ],
+    ids=["semicolons", "short-row", "long-row", "empty-cell", "conflict"],
+)
+def test_a_faulty_dictionary_is_refused_naming_the_row(tmp_path, text, message):
+    path = tmp_path / "dictionary.csv"
+    path.write_text(text)
+    with pytest.raises(DataError, match=rf"^{path}: .*{message}"):
+        read_dictionary(path)
+
+
+def test_a_row_repeated_with_the_same_labels_is_one_row(tmp_path):
+    path = tmp_path / "dictionary.csv"
+    path.write_text("annotation,label:A\nx,1\ny,2\nx,1\n")
+    assert read_dictionary(path)["label:A"].to_dict() == {"x": "1", "y": "2"}

@@ -12,11 +12,41 @@ PACKAGED_DICTIONARY = files("spectrohar") / "data" / DICTIONARY
 
 
 def read_dictionary(path=PACKAGED_DICTIONARY) -> pd.DataFrame:
-    """The dictionary indexed by annotation, one `label:<scheme>` column per scheme.
+    """The dictionary indexed by annotation, one `label:<scheme>` column per scheme, checked.
 
-    Strings are kept exactly as released: the typos in them are part of the keys.
+    Strings are kept exactly as released: the typos in them are part of the keys. A missing
+    `annotation` column, a row with too many or too few fields, an empty label cell and an
+    annotation listed twice with different labels each stop with the row that has them.
     """
-    dictionary = pd.read_csv(path, index_col="annotation", dtype="string", keep_default_na=False)
+    try:
+        # pyarrow's parser refuses a row with too many or too few fields, naming it.
+        table = pd.read_csv(path, dtype="string", keep_default_na=False, engine="pyarrow")
+    except (ValueError, OSError) as error:
+        raise DataError(
+            f"{path}: cannot be read as a comma-separated dictionary: {error}"
+        ) from None
+    if "annotation" not in table.columns:
+        raise DataError(
+            f"{path}: no column 'annotation' in the header {list(table.columns)[:3]} "
+            "(the dictionary is comma-separated, with annotation and label:<scheme> columns)"
+        )
+    line = table.index + 2  # 1-based, after the header
+    empty = table == ""
+    if empty.any(axis=None):
+        row, column = np.argwhere(empty.to_numpy())[0]
+        raise DataError(
+            f"{path}: line {line[row]}: no value under {table.columns[column]!r} "
+            f"({int(empty.to_numpy().sum())} empty cells)"
+        )
+    repeated = table[table.annotation.duplicated(keep=False)].drop_duplicates()
+    clash = repeated[repeated.annotation.duplicated(keep=False)]
+    if len(clash):
+        first = clash[clash.annotation == clash.annotation.iloc[0]]
+        raise DataError(
+            f"{path}: lines {' and '.join(str(n) for n in line[first.index][:2])} give "
+            f"annotation {first.annotation.iloc[0]!r} different labels"
+        )
+    dictionary = table.drop_duplicates().set_index("annotation")
     dictionary.attrs["path"] = str(path)
     return dictionary
 
