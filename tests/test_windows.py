@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +16,7 @@ BUILD = {
     "sample_rate": 100,
     "window_length_s": 30,
     "resample": False,
+    "unit": "g",
 }
 
 
@@ -32,9 +35,9 @@ def cut(time, acceleration, annotation):
 
 
 def test_windows_follow_the_tutorial_rules(rng):
-    # Six 30 s bins: clean 'a'; mostly NA; clean 'b' with one NaN; 'b'/'c' tie; clean 'c'; 500
-    # samples only.
-    n = 5 * 3000 + 500
+    # Seven 30 s bins: clean 'a'; mostly NA; clean 'b' with one NaN; 'b'/'c' tie; clean 'c';
+    # 'c' with one inf; 500 samples only.
+    n = 6 * 3000 + 500
     acceleration = rng.normal(size=(n, 3)).astype(np.float32)
     annotation = np.array(
         ["a"] * 3000
@@ -43,13 +46,19 @@ def test_windows_follow_the_tutorial_rules(rng):
         + ["b"] * 3000
         + ["b"] * 1500
         + ["c"] * 1500
-        + ["c"] * 3500,
+        + ["c"] * 6500,
         dtype=object,
     )
     acceleration[6500, 2] = np.nan
+    acceleration[15100, 0] = -np.inf
     ds = cut(grid(n), acceleration, annotation)
 
-    assert ds.attrs["windows_dropped"] == {"incomplete": 1, "nan": 1, "unannotated": 1}
+    assert ds.attrs["windows_dropped"] == {
+        "incomplete": 1,
+        "nan": 1,
+        "infinite": 1,
+        "unannotated": 1,
+    }
     assert ds.attrs["windows_kept"] == 3 and ds.sizes["window"] == 3
     assert list(ds.annotation.values) == ["a", "b", "c"]  # the tie goes to the first in order
     starts = (ds.window_start.values - START) / np.timedelta64(1, "s")
@@ -104,7 +113,12 @@ def test_build_writes_a_store_xarray_opens(tmp_path, rng):
     assert list(ds.participant.values) == ["P007", "P007"]
     assert list(ds.axis.values) == ["x", "y", "z"]
     assert ds.attrs["participant"] == "P007"
-    assert ds.attrs["windows_dropped"] == {"incomplete": 0, "nan": 0, "unannotated": 1}
+    assert ds.attrs["windows_dropped"] == {
+        "incomplete": 0,
+        "nan": 0,
+        "infinite": 0,
+        "unannotated": 1,
+    }
     np.testing.assert_allclose(
         ds.acceleration.values.reshape(-1, 3), acceleration[:6000], rtol=1e-6
     )
@@ -187,7 +201,12 @@ def test_empty_cells_and_long_gaps_are_counted_not_fatal(tmp_path, rng):
     time = np.concatenate([grid(6000), grid(6000) + np.timedelta64(2, "h")])
     ds = cut(time, acceleration.astype(np.float32), ["a"] * 12000)
     assert ds.sizes["window"] == 3
-    assert ds.attrs["windows_dropped"] == {"incomplete": 242 - 4, "nan": 1, "unannotated": 0}
+    assert ds.attrs["windows_dropped"] == {
+        "incomplete": 242 - 4,
+        "nan": 1,
+        "infinite": 0,
+        "unannotated": 0,
+    }
 
 
 def test_skip_mode_keeps_an_empty_store_that_says_why(tmp_path):
@@ -209,7 +228,12 @@ def test_no_annotated_window_is_a_warning_and_an_empty_store(tmp_path, rng, capl
     windows.build(path, tmp_path / "P006.zarr", "P006", **BUILD)
     ds = xr.open_zarr(tmp_path / "P006.zarr")
     assert ds.sizes["window"] == 0
-    assert ds.attrs["windows_dropped"] == {"incomplete": 0, "nan": 0, "unannotated": 2}
+    assert ds.attrs["windows_dropped"] == {
+        "incomplete": 0,
+        "nan": 0,
+        "infinite": 0,
+        "unannotated": 2,
+    }
     assert "P006.csv.gz: no window passes the windowing rules" in caplog.text
 
 
@@ -255,10 +279,16 @@ def processed_data(folder, x, pids, rng):
 def test_processed_data_rows_become_the_participants_store(tmp_path, rng):
     x = rng.normal(size=(600, 3000, 3)).astype(np.float32)
     x[310, 5, 1] = np.nan
+    x[590, 7, 2] = np.inf
     folder = processed_data(tmp_path, x, ["P001"] * 300 + ["P002"] * 300, rng)
     ds = windows.window_arrays(folder, "P002", sample_rate=100, window_length_s=30)
-    assert ds.attrs["windows_dropped"] == {"incomplete": 0, "nan": 1, "unannotated": 0}
-    keep = np.r_[300:310, 311:600]
+    assert ds.attrs["windows_dropped"] == {
+        "incomplete": 0,
+        "nan": 1,
+        "infinite": 1,
+        "unannotated": 0,
+    }
+    keep = np.r_[300:310, 311:590, 591:600]
     np.testing.assert_array_equal(ds.acceleration.values, x[keep])
     np.testing.assert_array_equal(ds.window_start.values, np.load(folder / "T.npy")[keep])
 
@@ -272,10 +302,26 @@ def test_processed_data_rows_become_the_participants_store(tmp_path, rng):
             {"X.npy": np.zeros((10, 1000, 3), np.float32)},
             r"X.npy: float32 array of shape \(10, 1000, 3\), expected floats of shape \(windows, 3",
         ),
-        ({"X.npy": np.zeros((10, 3000, 3), np.int16)}, r"X.npy: int16 array of shape"),
-        ({"T.npy": np.arange(10)}, r"T.npy: int64 values, expected datetime64 window starts"),
+        ({"X.npy": np.zeros((10, 3000, 3), np.int16)}, r"X.npy: holds int16 values; accepted"),
+        ({"T.npy": np.arange(10)}, r"T.npy: holds int64 values; accepted: datetime64$"),
+        (
+            {"pid.npy": np.array(["P001"] * 9 + [None], dtype=object)},
+            r"pid.npy: holds Python objects \(refused: loading them could run code\); "
+            r"accepted: strings or byte strings$",
+        ),
+        ({"Y.npy": np.full(10, np.nan)}, r"Y.npy: holds float64 values; accepted: strings or"),
+        ({"X.npy": np.zeros((10, 3000, 3), "U1")}, r"X.npy: holds <U1 values; accepted: floats$"),
     ],
-    ids=["Y-length", "pid-length", "X-shape", "X-dtype", "T-dtype"],
+    ids=[
+        "Y-length",
+        "pid-length",
+        "X-shape",
+        "X-dtype",
+        "T-dtype",
+        "pid-objects",
+        "Y-nan",
+        "X-str",
+    ],
 )
 def test_inconsistent_processed_data_is_named(tmp_path, rng, change, message):
     folder = processed_data(tmp_path, np.zeros((10, 3000, 3), np.float32), ["P001"] * 10, rng)
@@ -307,3 +353,108 @@ def test_ten_second_windows(rng):
 def test_a_missing_recording_is_named(tmp_path):
     with pytest.raises(DataError, match=rf"^{tmp_path}/P010.csv.gz: cannot be read .*No such file"):
         windows.read_recording(tmp_path / "P010.csv.gz")
+
+
+class Payload:
+    """Unpickling this touches a marker file: a data file that runs code."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+def test_a_pickled_processed_data_array_runs_nothing(tmp_path, rng):
+    folder = processed_data(tmp_path, np.ones((4, 3000, 3), np.float32), ["P001"] * 4, rng)
+    marker = tmp_path / "marker"
+    crafted = np.array([Payload(marker)] * 4, dtype=object)
+    np.save(folder / "pid.npy", crafted)
+    assert not marker.exists()
+    np.load(folder / "pid.npy", allow_pickle=True)  # what the payload does when unpickled
+    assert marker.exists()
+    marker.unlink()
+    with pytest.raises(DataError, match=r"pid.npy: holds Python objects \(refused"):
+        windows.read_processed(folder, 3000)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("name", ["pid.npy", "Y.npy", "X.npy"])
+def test_a_truncated_processed_data_array_is_named(tmp_path, rng, name):
+    folder = processed_data(tmp_path, np.ones((40, 3000, 3), np.float32), ["P001"] * 40, rng)
+    data = (folder / name).read_bytes()
+    (folder / name).write_bytes(data[: len(data) - 100])
+    with pytest.raises(DataError, match=rf"^{folder / name}: cannot be read as a .npy array"):
+        windows.read_processed(folder, 3000)
+
+
+def test_infinite_values_in_a_recording_drop_their_windows(tmp_path, rng):
+    path = write_recording(
+        tmp_path / "P011.csv", "2016-11-13 02:18:00", rng.normal(size=(12000, 3)), ["a"] * 12000
+    )
+    lines = path.read_text().splitlines()
+    for line, value in ((10, "inf"), (3100, "1e309"), (6200, "-inf")):
+        time, x, y, z, annotation = lines[line].split(",")
+        lines[line] = ",".join([time, x, value, z, annotation])
+    path.write_text("\n".join(lines) + "\n")
+    windows.build(path, tmp_path / "P011.zarr", "P011", **BUILD)
+    ds = xr.open_zarr(tmp_path / "P011.zarr")
+    assert ds.attrs["windows_dropped"]["infinite"] == 3
+    assert ds.sizes["window"] == 1 and np.isfinite(ds.acceleration.values).all()
+
+
+@pytest.mark.parametrize(
+    ("scale", "unit", "message"),
+    [
+        (
+            9.80665,
+            "g",
+            r"9.807 g is far from gravity's 1 g \(0.3 to 3.0 g expected\); the values look like "
+            r"m/s2: set windows.unit: m/s2 to convert them$",
+        ),
+        (1000, "g", r"1000 g is far .* look like mg: set windows.unit: mg to convert them$"),
+        (1, "mg", r"1 mg \(0.001 g\) is far .*look like g: set windows.unit: g"),
+    ],
+    ids=["m/s2", "mg", "g-declared-mg"],
+)
+def test_values_far_from_one_g_are_refused_with_the_likely_unit(tmp_path, scale, unit, message):
+    still = np.tile([0.0, 0.0, 1.0], (6000, 1)) * scale
+    path = write_recording(tmp_path / "P012.csv", "2016-11-13 02:18:00", still, ["a"] * 6000)
+    with pytest.raises(DataError, match=rf"^{path}: median acceleration magnitude {message}"):
+        windows.build(path, tmp_path / "P012.zarr", "P012", **{**BUILD, "unit": unit})
+
+
+def test_a_declared_unit_is_converted_to_g(tmp_path, rng):
+    acceleration = rng.normal(size=(6000, 3)) * 0.1 + [0, 0, 1]
+    path = write_recording(
+        tmp_path / "P013.csv", "2016-11-13 02:18:00", acceleration * 9.80665, ["a"] * 6000
+    )
+    windows.build(path, tmp_path / "P013.zarr", "P013", **{**BUILD, "unit": "m/s2"})
+    ds = xr.open_zarr(tmp_path / "P013.zarr")
+    np.testing.assert_allclose(ds.acceleration.values.reshape(-1, 3), acceleration, rtol=1e-5)
+    assert ds.acceleration.attrs["units"] == "g"
+
+
+def test_a_plain_csv_named_gz_is_named(tmp_path, rng):
+    plain = write_recording(
+        tmp_path / "P014.csv", "2016-11-13 02:18:00", rng.normal(size=(10, 3)), ["a"] * 10
+    )
+    path = plain.rename(tmp_path / "P014.csv.gz")
+    with pytest.raises(DataError, match=rf"^{path}: is named .gz but is not gzip-compressed"):
+        windows.read_recording(path)
+
+
+def test_a_time_zone_offset_is_placed(tmp_path):
+    path = tmp_path / "P015.csv"
+    path.write_text(HEADER + ROW.format(0) + "2016-11-13 02:18:00.010000+01:00,0.1,0.2,0.9,a\n")
+    with pytest.raises(
+        DataError, match=r"P015.csv: line 3, column 'time': '.*\+01:00' has a time zone offset"
+    ):
+        windows.read_recording(path)
+
+
+def test_a_dangling_symlink_is_named(tmp_path):
+    path = tmp_path / "P016.csv.gz"
+    path.symlink_to(tmp_path / "elsewhere" / "P016.csv.gz")
+    with pytest.raises(DataError, match=rf"^{path}: is a broken symbolic link to .*elsewhere"):
+        windows.read_recording(path)

@@ -19,6 +19,7 @@ rule windows:
             "sample_rate": config["windows"]["sample_rate"],
             "window_length_s": config["windows"]["length_s"],
             "resample": config["windows"]["resample"],
+            "unit": config["windows"]["unit"],
         },
     log:
         "logs/windows/{participant}.log",
