@@ -20,7 +20,7 @@ DICTIONARY = config["labels"]["dictionary"] or f"{SOURCE}/annotation-label-dicti
 
 
 wildcard_constraints:
-    participant="[^/]+",
+    participant=settings.PARTICIPANT_ID.pattern,
 
 
 if config["source"]["kind"] == "synthetic":
@@ -37,6 +37,14 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 
 
+# Every stage's output, not only the report: an output lost to a killed `--forcerun` (Snakemake
+# deletes a forced job's outputs first) is then rebuilt by a plain rerun, with what follows it.
 rule all:
     input:
-        "results/report/report.html",
+        expand("results/windows/{participant}.zarr", participant=PARTICIPANTS),
+        rules.qc.output,
+        rules.spectrogram.output,
+        rules.split.output,
+        rules.train.output,
+        rules.evaluate.output,
+        rules.report.output,

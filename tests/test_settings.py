@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import yaml
 from conftest import REPO
+from test_windows import Payload
 
 from spectrohar import settings
 from spectrohar.errors import DataError
@@ -76,7 +77,7 @@ def test_command_line_strings_are_read_by_the_schema_type():
 
 def capture24_folder(folder, pids=("P001", "P002", "P003", "P004", "P101", "P102")):
     for pid in pids:
-        (folder / f"{pid}.csv.gz").touch()
+        (folder / f"{pid}.csv.gz").write_text(pid)  # only listed, never read here
     (folder / "metadata.csv").touch()
     shutil.copy(PACKAGED_DICTIONARY, folder / "annotation-label-dictionary.csv")
     return str(folder)
@@ -115,8 +116,72 @@ def test_a_real_source_needs_a_dictionary_with_the_scheme(tmp_path):
         settings.check(config, SCHEMA)
 
 
-def test_processed_data_participants_come_from_pid_npy(tmp_path):
-    np.save(tmp_path / "pid.npy", np.array(["P002", "P001", "P101", "P001", "P003", "P102"]))
-    config = with_("source", kind="npy", path=str(tmp_path))
+def processed_data(folder, pids):
+    np.save(folder / "X.npy", np.zeros((len(pids), 3000, 3), np.float32))
+    np.save(folder / "Y.npy", np.array(["sleep"] * len(pids)))
+    np.save(folder / "T.npy", np.arange(len(pids)).astype("datetime64[s]"))
+    np.save(folder / "pid.npy", np.array(pids))
+    config = with_("source", kind="npy", path=str(folder))
     config["labels"]["dictionary"] = str(PACKAGED_DICTIONARY)
+    return config
+
+
+def test_processed_data_participants_come_from_pid_npy(tmp_path):
+    config = processed_data(tmp_path, ["P002", "P001", "P101", "P001", "P003", "P102"])
     assert settings.check(config, SCHEMA) == ["P001", "P002", "P003", "P101", "P102"]
+
+
+def test_processed_data_is_checked_once_before_anything_runs(tmp_path):
+    config = processed_data(tmp_path, ["P001", "P002", "P101", "P102"])
+    np.save(tmp_path / "Y.npy", np.array(["sleep", None, "sleep", "sleep"], dtype=object))
+    with pytest.raises(DataError, match=r"Y.npy: holds Python objects \(refused"):
+        settings.check(config, SCHEMA)
+
+
+def test_a_pickled_pid_npy_runs_nothing_on_a_dry_run(tmp_path):
+    config = processed_data(tmp_path, ["P001", "P002", "P101", "P102"])
+    marker = tmp_path / "marker"
+    np.save(tmp_path / "pid.npy", np.array([Payload(marker)] * 4, dtype=object))
+    with pytest.raises(DataError, match=r"pid.npy: holds Python objects"):
+        settings.check(config, SCHEMA)
+    assert not marker.exists()
+    np.load(tmp_path / "pid.npy", allow_pickle=True)  # the payload is real
+    assert marker.exists()
+
+
+@pytest.mark.parametrize(
+    "stray", ["P121 (copy)", "P{participant}", "P00\u0661", "P\u00e901", "P" + "1" * 64]
+)
+def test_a_file_whose_name_is_no_participant_id_is_named(tmp_path, stray):
+    config = with_("source", kind="capture24", path=capture24_folder(tmp_path))
+    (tmp_path / f"{stray}.csv.gz").write_text("stray")
+    with pytest.raises(DataError, match=r"is not a usable participant id \(ASCII letters"):
+        settings.check(config, SCHEMA)
+
+
+def test_a_pid_that_is_no_participant_id_is_named(tmp_path):
+    config = processed_data(tmp_path, ["P001", "P002", "P101", "P102/../x"])
+    with pytest.raises(DataError, match=r"pid.npy: 'P102/../x' is not a usable participant id"):
+        settings.check(config, SCHEMA)
+
+
+def test_a_copied_recording_under_another_name_is_refused_naming_both(tmp_path):
+    config = with_("source", kind="capture24", path=capture24_folder(tmp_path))
+    shutil.copy(tmp_path / "P101.csv.gz", tmp_path / "P101_old.csv.gz")
+    with pytest.raises(
+        DataError,
+        match=rf"^{tmp_path}/P101.csv.gz and {tmp_path}/P101_old.csv.gz are the same file",
+    ):
+        settings.check(config, SCHEMA)
+
+
+def test_a_dangling_symlink_is_named(tmp_path):
+    config = with_("source", kind="capture24", path=capture24_folder(tmp_path))
+    (tmp_path / "P005.csv.gz").symlink_to(tmp_path / "gone.csv.gz")
+    with pytest.raises(DataError, match=r"P005.csv.gz: is a broken symbolic link to .*gone"):
+        settings.check(config, SCHEMA)
+
+
+def test_a_batch_of_one_window_is_refused():
+    with pytest.raises(DataError, match=r"^config train.batch_size: 1 is less than the minimum"):
+        settings.check(with_("train", batch_size=1), SCHEMA)

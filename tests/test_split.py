@@ -1,7 +1,7 @@
 import pytest
 
 from spectrohar.errors import DataError
-from spectrohar.split import make_split, select_participants
+from spectrohar.split import check_sets, make_split, refuse_copies, select_participants
 from spectrohar.synthetic import participant_ids
 
 PARTICIPANTS = [f"P{i:03d}" for i in range(1, 152)]
@@ -37,3 +37,42 @@ def test_a_split_without_a_set_is_an_error():
         make_split(["P001", "P002", "P003"], test=["P101-P151"], validation_fraction=0.5, seed=1)
     with pytest.raises(DataError, match=r"validation"):
         make_split(["P001", "P002", "P101"], test=["P101"], validation_fraction=0.1, seed=1)
+
+
+def test_a_range_matches_ascii_digits_only():
+    assert select_participants(["P001-P010"], ["P001", "P00\u0661", "P002"]) == ["P001", "P002"]
+
+
+def stores(digests):
+    """Window stores' attributes, one participant per digest."""
+    return [
+        {"participant": f"P{i:03d}", "source": f"P{i:03d}.csv.gz", "recording_digest": digest}
+        for i, digest in enumerate(digests, start=1)
+    ]
+
+
+def test_the_same_recording_under_two_ids_is_refused_naming_both():
+    refuse_copies(stores(["a", "b", "c", None, None]))  # skipped participants have no digest
+    with pytest.raises(
+        DataError, match=r"^P002.csv.gz and P004.csv.gz hold the same recording \(same start"
+    ):
+        refuse_copies(stores(["a", "b", "c", "b"]))
+
+
+@pytest.mark.parametrize("empty", ["validation", "test"])
+def test_a_set_without_windows_is_refused_naming_its_participants(empty):
+    split = make_split(
+        ["P001", "P002", "P003", "P004", "P101", "P102"],
+        test=["P101-P151"],
+        validation_fraction=0.25,
+        seed=1,
+    )
+    members = split.participant[split.set == empty].tolist()
+    check_sets(split, [{"participant": p, "windows_kept": 10} for p in split.participant])
+    attrs = [
+        {"participant": p, "windows_kept": 0 if p in members else 10} for p in split.participant
+    ]
+    with pytest.raises(
+        DataError, match=rf"^the {empty} participants {', '.join(members)} have no windows"
+    ):
+        check_sets(split, attrs)

@@ -1,10 +1,14 @@
 """The real workflow, run by Snakemake on a small synthetic dataset in a temporary folder."""
 
+import gzip
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -108,7 +112,7 @@ def test_window_stores_hold_every_participant(run):
         assert ds.acceleration.shape[1:] == (3000, 3)
         assert ds.attrs["windows_kept"] == ds.sizes["window"] > 30
         drops = ds.attrs["windows_dropped"]
-        assert set(drops) == {"incomplete", "nan", "unannotated"}
+        assert set(drops) == {"incomplete", "nan", "infinite", "unannotated"}
         assert ds.attrs["rows_read"] == 360_000
         assert ds.sizes["window"] + sum(drops.values()) == 120  # an hour of 30 s bins
 
@@ -252,3 +256,52 @@ def test_a_bad_recording_stops_the_run_or_is_skipped(run, tmp_path):
     assert qc.error[PARTICIPANTS[1]].startswith(f"{bad}: cannot be read")
     assert (qc.windows_kept > 0).sum() == len(PARTICIPANTS) - 1
     assert (qc.error == "").sum() == len(PARTICIPANTS) - 1
+
+
+def test_a_killed_forcerun_is_finished_by_a_plain_rerun(run, tmp_path):
+    folder = tmp_path / "copy"
+    shutil.copytree(run, folder, ignore=shutil.ignore_patterns(".snakemake"))
+    model = folder / "results" / "model.pt"
+    forced = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(REPO / "Snakefile"),
+            "--configfile",
+            "small.yaml",
+            "--cores",
+            "1",
+            "--forcerun",
+            "train",
+        ],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while model.exists() and time.monotonic() < deadline:  # Snakemake deletes it first
+        time.sleep(0.2)
+    os.killpg(forced.pid, signal.SIGINT)  # Ctrl-C in a terminal
+    forced.wait(timeout=60)
+    assert not model.exists()
+    assert planned_jobs(folder) == {"train", "evaluate", "report", "all"}
+    result = snakemake(folder, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert model.exists() and planned_jobs(folder) == set()
+
+
+def test_a_recompressed_copy_of_a_recording_is_refused_at_the_split(run, tmp_path):
+    capture24 = tmp_path / "capture24"
+    shutil.copytree(run / "resources" / "synthetic", capture24)
+    original = capture24 / f"{TEST[0]}.csv.gz"
+    copy = capture24 / f"{TEST[0]}_old.csv.gz"
+    copy.write_bytes(gzip.compress(gzip.decompress(original.read_bytes()), compresslevel=1))
+    source = {"kind": "capture24", "path": str(capture24), "participants": [], "on_error": "stop"}
+    result = snakemake(
+        workflow_folder(tmp_path, source=source), "--cores", "2", "results/split.csv"
+    )
+    assert result.returncode != 0
+    assert f"spectrohar: {original} and {copy} hold the same recording" in result.stderr

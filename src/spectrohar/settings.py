@@ -1,5 +1,8 @@
 """The run's settings: checked against the schema and against each other before anything runs."""
 
+import hashlib
+import re
+from collections import defaultdict
 from pathlib import Path
 
 import jsonschema
@@ -12,6 +15,11 @@ from spectrohar.labels import DICTIONARY, read_dictionary
 from spectrohar.models import MODELS
 from spectrohar.split import make_split, select_participants
 from spectrohar.synthetic import participant_ids
+from spectrohar.windows import read_processed
+
+# Letters, digits, '_', '-' and '.' (ASCII only: 'P00١' is not 'P001'); ids name files and
+# Snakemake wildcards, so nothing else may reach a path.
+PARTICIPANT_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}", flags=re.ASCII)
 
 
 def participants(config) -> list[str]:
@@ -24,14 +32,52 @@ def participants(config) -> list[str]:
     if not folder.is_dir():
         raise DataError(f"source.path {str(folder)!r} is not a folder")
     if source["kind"] == "npy":
-        if not (folder / "pid.npy").is_file():
-            raise DataError(f"source.path {str(folder)!r} has no pid.npy (processed_data)")
-        found = np.unique(np.load(folder / "pid.npy", allow_pickle=True).astype(str)).tolist()
+        # Checked whole here, once, rather than by every participant's job.
+        windows = config["windows"]
+        pid = read_processed(folder, round(windows["length_s"] * windows["sample_rate"]))[3]
+        found = _checked_ids(np.unique(pid).tolist(), folder / "pid.npy")
     else:
-        found = sorted(path.name.removesuffix(".csv.gz") for path in folder.glob("P*.csv.gz"))
+        recordings = sorted(folder.glob("P*.csv.gz"))
+        for path in recordings:
+            _checked_ids([path.name.removesuffix(".csv.gz")], path)
+            if not path.exists():
+                raise DataError(f"{path}: is a broken symbolic link to {path.readlink()}")
+        _refuse_copies(recordings)
+        found = [path.name.removesuffix(".csv.gz") for path in recordings]
     if not found:
         raise DataError(f"source.path {str(folder)!r} holds no participants")
     return select_participants(source["participants"], found, "source.participants") or found
+
+
+def _checked_ids(ids, where) -> list[str]:
+    """`ids`, each refused with `where` named unless it is a usable participant id."""
+    for participant in ids:
+        if not PARTICIPANT_ID.fullmatch(participant):
+            raise DataError(
+                f"{where}: {participant!r} is not a usable participant id (ASCII letters, "
+                "digits, '_', '-' and '.', not starting with '.', up to 64 characters)"
+            )
+    return ids
+
+
+def _refuse_copies(paths) -> None:
+    """Two files with the same bytes are one recording under two names: stop, naming both.
+    Only files of equal size are read."""
+    by_size = defaultdict(list)
+    for path in paths:
+        by_size[path.stat().st_size].append(path)
+    for same_size in by_size.values():
+        seen = {}
+        for path in same_size if len(same_size) > 1 else ():
+            with open(path, "rb") as f:
+                key = hashlib.file_digest(f, "sha256").hexdigest()
+            if key in seen:
+                raise DataError(
+                    f"{seen[key]} and {path} are the same file (identical content): one "
+                    "recording under two participant ids would leak between the split's sets; "
+                    "remove one"
+                )
+            seen[key] = path
 
 
 def _check_dictionary(config) -> None:

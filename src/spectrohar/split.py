@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 
 from spectrohar.errors import DataError
+from spectrohar.stores import open_store
 
 SETS = ("train", "validation", "test")
-_RANGE = re.compile(r"P(\d{3})-P(\d{3})")
+_RANGE = re.compile(r"P([0-9]{3})-P([0-9]{3})")
+_NUMBERED = re.compile(r"P([0-9]{3})")  # ASCII digits only: 'P00١' is no number
 
 
 def select_participants(spec, participants, setting="split.test") -> list[str]:
@@ -22,7 +24,8 @@ def select_participants(spec, participants, setting="split.test") -> list[str]:
         match = _RANGE.fullmatch(item)
         if match:
             low, high = (int(n) for n in match.groups())
-            selected |= {p for p in present if p[1:].isdigit() and low <= int(p[1:]) <= high}
+            numbered = {p: _NUMBERED.fullmatch(p) for p in present}
+            selected |= {p for p, n in numbered.items() if n and low <= int(n[1]) <= high}
         elif item in present:
             selected.add(item)
         else:
@@ -52,8 +55,41 @@ def make_split(participants, *, test, validation_fraction, seed) -> pd.DataFrame
     return pd.DataFrame({"participant": list(sets), "set": list(sets.values())})
 
 
-def build(split_table, participants, *, test, validation_fraction, seed) -> None:
-    """The split rule: write the table as CSV."""
-    make_split(participants, test=test, validation_fraction=validation_fraction, seed=seed).to_csv(
-        split_table, index=False
-    )
+def refuse_copies(stores) -> None:
+    """Two window stores made from the same recording (same start, length and samples) under
+    two participant ids would leak between the sets: stop, naming both source files. `stores`
+    are the window stores' attributes."""
+    seen = {}
+    for attrs in stores:
+        key = attrs.get("recording_digest")
+        if key in seen:
+            raise DataError(
+                f"{seen[key]} and {attrs['source']} hold the same recording (same start, length "
+                "and samples) under two participant ids, which would leak between the split's "
+                "sets; remove one"
+            )
+        if key is not None:
+            seen[key] = attrs["source"]
+
+
+def check_sets(split, stores) -> None:
+    """A set whose participants have no windows is refused, naming them."""
+    kept = {attrs["participant"]: attrs["windows_kept"] for attrs in stores}
+    for name in SETS:
+        members = split.participant[split.set == name].tolist()
+        if not sum(kept[p] for p in members):
+            raise DataError(
+                f"the {name} participants {', '.join(members)} have no windows (results/qc.csv "
+                "says why): change split.test or split.seed so that every set has windows, or "
+                "leave them out with source.participants"
+            )
+
+
+def build(split_table, window_stores, *, test, validation_fraction, seed) -> None:
+    """The split rule: check the window stores, write the table as CSV."""
+    stores = [open_store(path).attrs for path in window_stores]
+    refuse_copies(stores)
+    participants = [attrs["participant"] for attrs in stores]
+    split = make_split(participants, test=test, validation_fraction=validation_fraction, seed=seed)
+    check_sets(split, stores)
+    split.to_csv(split_table, index=False)

@@ -2,10 +2,11 @@
 
 
 rule split:
+    input:
+        windows=expand("results/windows/{participant}.zarr", participant=PARTICIPANTS),
     output:
         "results/split.csv",
     params:
-        participants=PARTICIPANTS,
         settings=config["split"],
     log:
         "logs/split.log",

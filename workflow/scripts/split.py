@@ -5,6 +5,6 @@ run_logged(
     snakemake.log[0],
     split.build,
     split_table=snakemake.output[0],
-    participants=snakemake.params.participants,
+    window_stores=snakemake.input.windows,
     **snakemake.params.settings,
 )
