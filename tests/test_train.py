@@ -1,3 +1,8 @@
+import json
+import logging
+import pathlib
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -88,40 +93,72 @@ def test_the_default_cnn_is_the_tutorials():
     assert model[3](model[2](model[1](model[0](x)))).shape == (2, 256, 4, 4)
 
 
+SETTINGS = {
+    "model": {"name": "cnn", "width": 4},
+    "device": "cpu",
+    "max_epochs": 6,
+    "batch_size": 32,
+    "learning_rate": 3e-3,
+    "patience": 10,
+    "monitor": "val_loss",
+    "class_weight": "balanced",
+    "mixed_precision": False,
+    "channels_last": False,
+    "deterministic": False,
+    "memory_budget_mb": 0,
+    "seed": 0,
+}
+
 TRAIN = """
-import sys
+import json, sys
 from spectrohar import train
-train.build(*sys.argv[1:5], model={"name": "cnn", "width": 4}, device="cpu", max_epochs=6,
-            batch_size=32, learning_rate=3e-3, patience=10, monitor="val_loss",
-            class_weight="balanced", mixed_precision=False, channels_last=False,
-            deterministic=True, memory_budget_mb=0, seed=0)
+train.build(*sys.argv[1:5], **json.loads(sys.argv[5]))
 """
+
+# P001 trains, P002 validates, P101 is tested.
+PARTICIPANTS = np.array(["P001"] * 256 + ["P002"] * 128 + ["P101"] * 64)
+
+
+def banded_noise(rng):
+    """Labels of PARTICIPANTS' windows and spectrogram-shaped noise in which each class
+    brightens a frequency band of its own."""
+    y = rng.choice(3, len(PARTICIPANTS), p=[0.6, 0.3, 0.1])
+    x = rng.normal(-6, 1, size=(len(y), 3, 61, 61)).astype(np.float32)
+    for cls in range(3):
+        x[y == cls, :, 10 + 15 * cls : 14 + 15 * cls] += 2
+    return np.array(CLASSES)[y], x
+
+
+def write_inputs(folder, labels, x, split="P001,train\nP002,validation\nP101,test\n"):
+    """A spectrogram store of PARTICIPANTS' windows and a split table."""
+    store = spectrogram_store(folder / "s.zarr", PARTICIPANTS, labels, x, chunk=32)
+    table = folder / "split.csv"
+    table.write_text(f"participant,set\n{split}")
+    return store, table
 
 
 @pytest.fixture
 def inputs(tmp_path, rng):
-    """A small spectrogram store (P001 trains, P002 validates) and its split table."""
-    n = 384
-    y = rng.choice(3, n, p=[0.6, 0.3, 0.1])
-    x = rng.normal(-6, 1, size=(n, 3, 61, 61)).astype(np.float32)
-    for cls in range(3):
-        x[y == cls, :, 10 + 15 * cls : 14 + 15 * cls] += 2
-    participants = ["P001"] * 256 + ["P002"] * 128
-    store = spectrogram_store(tmp_path / "s.zarr", participants, np.array(CLASSES)[y], x, chunk=32)
-    split = tmp_path / "split.csv"
-    split.write_text("participant,set\nP001,train\nP002,validation\n")
-    return store, split
+    """A small spectrogram store and its split table."""
+    return write_inputs(tmp_path, *banded_noise(rng))
+
+
+def train_here(inputs, folder, **settings):
+    """Train in this process, writing model.pt and history.csv to `folder`."""
+    train.build(*inputs, folder / "model.pt", folder / "history.csv", **{**SETTINGS, **settings})
 
 
 def start_training(inputs, folder):
+    """Train deterministically in a process of its own, which a test can kill."""
     folder.mkdir(exist_ok=True)
     paths = [*inputs, folder / "model.pt", folder / "history.csv"]
-    return subprocess.Popen([sys.executable, "-c", TRAIN, *map(str, paths)])
+    settings = json.dumps({**SETTINGS, "deterministic": True})
+    return subprocess.Popen([sys.executable, "-c", TRAIN, *map(str, paths), settings])
 
 
 def outcome(folder):
     history = pd.read_csv(folder / "history.csv").drop(columns=["seconds", "windows_per_s"])
-    return history, torch.load(folder / "model.pt")["state_dict"]
+    return history, torch.load(folder / "model.pt", weights_only=True)["state_dict"]
 
 
 def assert_same(a, b):
@@ -142,13 +179,13 @@ def test_a_killed_run_resumes_from_its_last_epoch(inputs, tmp_path):
     killed = start_training(inputs, tmp_path / "resumed")
     state = tmp_path / "resumed" / "train-state.pt"
     while killed.poll() is None and not (
-        state.exists() and len(torch.load(state, weights_only=False)["history"]) >= 2
+        state.exists() and len(torch.load(state, weights_only=True)["history"]) >= 2
     ):
         time.sleep(0.05)
     killed.kill()
     killed.wait()
     assert not (tmp_path / "resumed" / "history.csv").exists(), "finished before it was killed"
-    epochs_done = len(torch.load(state, weights_only=False)["history"])
+    epochs_done = len(torch.load(state, weights_only=True)["history"])
     assert 2 <= epochs_done < 6
 
     assert start_training(inputs, tmp_path / "resumed").wait() == 0
@@ -173,21 +210,97 @@ def test_mixed_precision_and_channels_last_train_too(tmp_path, rng):
 
 def test_a_model_that_cannot_take_the_spectrograms_is_a_clear_error(inputs, tmp_path):
     with pytest.raises(DataError, match=r"config model \{'name': 'cnn', 'depth': 7\} cannot take"):
-        train.build(
-            *inputs,
-            tmp_path / "m.pt",
-            tmp_path / "h.csv",
-            model={"name": "cnn", "depth": 7},
-            device="cpu",
-            max_epochs=1,
-            batch_size=32,
-            learning_rate=1e-3,
-            patience=1,
-            monitor="val_loss",
-            class_weight="none",
-            mixed_precision=False,
-            channels_last=False,
-            deterministic=False,
-            memory_budget_mb=0,
-            seed=0,
-        )
+        train_here(inputs, tmp_path, model={"name": "cnn", "depth": 7})
+
+
+class Touch:
+    """An object whose unpickling creates the file `marker`: the payload of a planted pickle."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return pathlib.Path.touch, (pathlib.Path(self.marker),)
+
+
+def plant(path, marker):
+    """A torch file at `path`, shaped like a training state, whose unpickling creates `marker`."""
+    torch.save({"fingerprint": None, "history": [Touch(marker)]}, path)
+
+
+def assert_ran_nothing(planted, marker):
+    """`marker` is absent, and unpickling the planted file would have created it."""
+    assert not marker.exists()
+    torch.load(planted, weights_only=False)
+    assert marker.exists()
+
+
+def test_a_planted_state_runs_nothing_and_training_starts_fresh(inputs, tmp_path, caplog):
+    planted, marker = tmp_path / "planted.pt", tmp_path / "MARKER"
+    plant(planted, marker)
+    shutil.copy(planted, tmp_path / "train-state.pt")
+    with caplog.at_level(logging.WARNING, logger="spectrohar.train"):
+        train_here(inputs, tmp_path, max_epochs=1)
+    assert caplog.messages == [
+        f"{tmp_path / 'train-state.pt'}: not read, as it is not a file of tensors and plain Python "
+        "values that this pipeline writes (nothing else is ever unpickled); training starts fresh"
+    ]
+    assert pd.read_csv(tmp_path / "history.csv").epoch.tolist() == [1]
+    assert_ran_nothing(planted, marker)
+
+
+def first_batch_with_nan_or_inf(store):
+    """(position from 1, number of batches) of the first batch of the first epoch that holds a
+    non-finite value, in the order that training draws them."""
+    windows = Windows(store, ["P001"], CLASSES, memory_budget_mb=SETTINGS["memory_budget_mb"])
+    rng = np.random.default_rng(SETTINGS["seed"])
+    finite = [bool(x.isfinite().all()) for x, _ in windows.batches(SETTINGS["batch_size"], rng)]
+    return finite.index(False) + 1, len(finite)
+
+
+@pytest.mark.parametrize("mixed_precision", [False, True])
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_a_non_finite_training_loss_stops_training(tmp_path, rng, value, mixed_precision):
+    labels, x = banded_noise(rng)
+    x[100, 1, 30, 30] = value  # a training window
+    inputs = write_inputs(tmp_path, labels, x)
+    batch, batches = first_batch_with_nan_or_inf(inputs[0])
+    message = r"training loss is (nan|-?inf) at epoch 1, " + re.escape(
+        f"batch {batch} (of {batches}): the spectrograms or the settings give non-finite "
+        "values; check the cache with `spectrohar inspect` or lower train.learning_rate"
+    )
+    with pytest.raises(DataError, match=f"^{message}$"):
+        train_here(inputs, tmp_path, max_epochs=2, mixed_precision=mixed_precision)
+    assert not (tmp_path / "model.pt").exists() and not (tmp_path / "history.csv").exists()
+
+
+def test_a_non_finite_validation_loss_stops_training(tmp_path, rng):
+    labels, x = banded_noise(rng)
+    x[300, 1, 30, 30] = np.nan  # a validation window
+    inputs = write_inputs(tmp_path, labels, x)
+    with pytest.raises(DataError, match=r"^validation loss is nan at epoch 1: the spectrograms"):
+        train_here(inputs, tmp_path, max_epochs=2)
+    assert not (tmp_path / "model.pt").exists() and not (tmp_path / "history.csv").exists()
+
+
+def test_validation_participants_without_windows_are_an_error(tmp_path, rng):
+    store, split = write_inputs(
+        tmp_path, *banded_noise(rng), split="P001,train\nP010,validation\nP003,validation\n"
+    )
+    message = f"{split}: the validation participants P003, P010 have no windows in {store}"
+    with pytest.raises(DataError, match=f"^{re.escape(message)}$"):
+        train_here((store, split), tmp_path)
+
+
+def test_validation_participants_without_the_training_classes_are_an_error(tmp_path, rng):
+    labels, x = banded_noise(rng)
+    training = PARTICIPANTS == "P001"
+    labels[training] = np.where(labels[training] == "c", "a", labels[training])
+    labels[PARTICIPANTS == "P002"] = "c"
+    store, split = write_inputs(tmp_path, labels, x)
+    message = (
+        f"{split}: the validation participants P002 have no windows of the training classes a, b "
+        f"in {store}"
+    )
+    with pytest.raises(DataError, match=f"^{re.escape(message)}$"):
+        train_here((store, split), tmp_path)

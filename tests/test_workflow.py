@@ -154,7 +154,7 @@ def test_split_checkpoint_and_history(run):
     ]
     assert history.selected.sum() == 1 and (history.device == "cpu").all()
     assert not (run / "results" / "train-state.pt").exists()
-    checkpoint = torch.load(run / "results" / "model.pt")
+    checkpoint = torch.load(run / "results" / "model.pt", weights_only=True)
     assert checkpoint["best_epoch"] == history.epoch[history.selected].item()
     assert checkpoint["spectrogram"]["n_fft"] == 120
     assert checkpoint["classes"] == sorted(checkpoint["classes"])

@@ -4,11 +4,10 @@ import json
 
 import numpy as np
 import pandas as pd
-import torch
 from sklearn import metrics as skm
 
-from spectrohar.cache import Windows
-from spectrohar.models import build_model, predict, resolve_device
+from spectrohar.errors import DataError
+from spectrohar.models import build_model, load_saved, predict, resolve_device, split_windows
 
 
 def score(true, predicted, participants) -> dict:
@@ -41,7 +40,7 @@ def build(
     spectrograms, split_table, checkpoint, predictions, metrics, report, *, device, memory_budget_mb
 ) -> None:
     """The evaluate rule: predict every test window, write predictions and metrics."""
-    saved = torch.load(checkpoint, map_location="cpu")
+    saved = load_saved(checkpoint, map_location="cpu")
     device = resolve_device(device)
     model = build_model(
         n_classes=len(saved["classes"]), in_channels=saved["in_channels"], **saved["model"]
@@ -49,14 +48,19 @@ def build(
     model.load_state_dict(saved["state_dict"])
     model.to(device)
 
-    split = pd.read_csv(split_table)
-    test = Windows(
-        spectrograms,
-        split.participant[split.set == "test"],
-        saved["classes"],
-        memory_budget_mb=memory_budget_mb,
+    test = split_windows(
+        spectrograms, split_table, "test", saved["classes"], memory_budget_mb=memory_budget_mb
     )
     probabilities = predict(model, test, batch_size=1024, device=device).softmax(dim=1).numpy()
+    non_finite = ~np.isfinite(probabilities).all(axis=1)
+    if non_finite.any():  # argmax would quietly predict the first class
+        first = test.coords.isel(window=np.flatnonzero(non_finite)[0])
+        raise DataError(
+            f"{spectrograms}: the model in {checkpoint} gives non-finite probabilities for "
+            f"{non_finite.sum()} of {len(test)} test windows (the first: {first.participant.item()}"
+            f" at {pd.Timestamp(first.window_start.item())}); check the store with "
+            "`spectrohar inspect`"
+        )
 
     classes = np.asarray(saved["classes"], dtype=object)
     table = pd.DataFrame(

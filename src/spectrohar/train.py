@@ -3,6 +3,7 @@ participants only. The test participants are never read here."""
 
 import copy
 import logging
+import math
 import os
 import time
 from pathlib import Path
@@ -14,9 +15,15 @@ import torch.nn.functional as F
 from sklearn.metrics import cohen_kappa_score, f1_score
 from tqdm.auto import tqdm
 
-from spectrohar.cache import Windows
 from spectrohar.errors import DataError
-from spectrohar.models import build_model, predict, resolve_device
+from spectrohar.models import (
+    build_model,
+    load_saved,
+    predict,
+    resolve_device,
+    split_participants,
+    split_windows,
+)
 from spectrohar.stores import open_store
 
 log = logging.getLogger(__name__)
@@ -25,12 +32,13 @@ HIGHER_IS_BETTER = {"val_loss": False, "val_kappa": True, "val_macro_f1": True}
 
 
 def validation_scores(logits: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-    """Loss, kappa and macro F1 of logits against class codes (-1: a class the model lacks)."""
+    """Loss, kappa and macro F1 of logits against class codes (-1: a class the model lacks), as
+    Python floats (the training state holds them and is read back as plain values only)."""
     predicted = logits.argmax(dim=1).numpy()
     return {
         "val_loss": F.cross_entropy(logits, y, ignore_index=-1).item(),
-        "val_kappa": cohen_kappa_score(y.numpy(), predicted),
-        "val_macro_f1": f1_score(y.numpy(), predicted, average="macro", zero_division=0),
+        "val_kappa": float(cohen_kappa_score(y.numpy(), predicted)),
+        "val_macro_f1": float(f1_score(y.numpy(), predicted, average="macro", zero_division=0)),
     }
 
 
@@ -62,6 +70,9 @@ def fit(
     An in-memory training split moves to the device once (float16 on a GPU) and its batches
     are indexed there; `mixed_precision` runs forward passes in float16 on a GPU (bfloat16 on a
     CPU) with loss scaling; `channels_last` lays convolutions out for tensor cores.
+
+    A non-finite training or validation loss stops training with a DataError: the weights after
+    it are no use.
     """
     rng = np.random.default_rng(seed)
     cuda = device.type == "cuda"
@@ -75,7 +86,7 @@ def fit(
     )
     sign = 1 if HIGHER_IS_BETTER[monitor] else -1
     state = {"history": [], "best": -np.inf, "best_state": None, "best_epoch": 0, "done": False}
-    saved = _saved_state(state_path, fingerprint)
+    saved = _saved_state(state_path, fingerprint, device)
     if saved is not None:
         model.load_state_dict(saved.pop("model"))
         optimizer.load_state_dict(saved.pop("optimizer"))
@@ -89,7 +100,7 @@ def fit(
             break
         start = time.perf_counter()
         model.train()
-        total = torch.zeros((), device=device)  # summed on the device: no sync per batch
+        losses = []  # each batch's loss times its windows, on the device: no sync per batch
         batches = tqdm(
             train.batches(batch_size, rng),
             desc=f"epoch {epoch}",
@@ -107,14 +118,23 @@ def fit(
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
-            total += loss.detach().float() * len(y)
+            losses.append(loss.detach().float() * len(y))
+        losses = torch.stack(losses).cpu()  # the epoch's one wait for the device
+        bad = torch.nonzero(~losses.isfinite()).flatten().tolist()
+        if bad:
+            raise _non_finite(
+                f"training loss is {losses[bad[0]].item()} at epoch {epoch}, "
+                f"batch {bad[0] + 1} (of {len(losses)})"
+            )
         train_seconds = time.perf_counter() - start
         logits = predict(model, validation, batch_size=1024, device=device)
         scores = validation_scores(logits, validation.y)
+        if not math.isfinite(scores["val_loss"]):
+            raise _non_finite(f"validation loss is {scores['val_loss']} at epoch {epoch}")
         state["history"].append(
             {
                 "epoch": epoch,
-                "train_loss": total.item() / len(train),
+                "train_loss": losses.sum().item() / len(train),
                 **scores,
                 "seconds": time.perf_counter() - start,
                 "windows_per_s": len(train) / train_seconds,
@@ -135,11 +155,16 @@ def fit(
     return history, state["best_state"], state["best_epoch"]
 
 
-def _saved_state(path, fingerprint):
-    """The state saved at `path` by a run with the same fingerprint, or None."""
+def _saved_state(path, fingerprint, device):
+    """The state saved at `path` by a run with the same fingerprint, its tensors on `device`, or
+    None; a file that is no state this pipeline wrote is ignored with a warning."""
     if path is None or not Path(path).exists():
         return None
-    saved = torch.load(path, weights_only=False)
+    try:
+        saved = load_saved(path, map_location=device)
+    except DataError as error:
+        log.warning("%s; training starts fresh", error)
+        return None
     return saved if saved.pop("fingerprint") == fingerprint else None
 
 
@@ -158,6 +183,14 @@ def _save_state(path, fingerprint, state, model, optimizer, scaler, rng) -> None
         partial,
     )
     os.replace(partial, path)
+
+
+def _non_finite(loss: str) -> DataError:
+    """The error that stops training at a non-finite `loss` ("training loss is nan at ...")."""
+    return DataError(
+        f"{loss}: the spectrograms or the settings give non-finite values; check the cache with "
+        "`spectrohar inspect` or lower train.learning_rate"
+    )
 
 
 def build(
@@ -186,15 +219,20 @@ def build(
     torch.use_deterministic_algorithms(deterministic)
     torch.backends.cudnn.benchmark = not deterministic
     ds = open_store(spectrograms)
-    split = pd.read_csv(split_table)
-    members = {name: split.participant[split.set == name] for name in ("train", "validation")}
-    classes = sorted(set(ds.label.values[np.isin(ds.participant.values, members["train"])]))
+    members = np.isin(ds.participant.values, split_participants(split_table, "train"))
+    classes = sorted(set(ds.label.values[members]))
     if len(classes) < 2:
         raise DataError(f"{spectrograms}: the training participants have {len(classes)} classes")
     train, validation = (
-        Windows(spectrograms, members[name], classes, memory_budget_mb=memory_budget_mb)
+        split_windows(spectrograms, split_table, name, classes, memory_budget_mb=memory_budget_mb)
         for name in ("train", "validation")
     )
+    if not (validation.y >= 0).any():  # the validation loss would be 0/0
+        raise DataError(
+            f"{split_table}: the validation participants "
+            f"{', '.join(split_participants(split_table, 'validation'))} have no windows of the "
+            f"training classes {', '.join(classes)} in {spectrograms}"
+        )
     device = resolve_device(device)
     log.info(
         "training on %d windows (%s), validating on %d, %d classes, device %s",

@@ -1,11 +1,16 @@
-"""Models over (channel, frequency, frame) spectrograms, by config name, and running them.
+"""Models over (channel, frequency, frame) spectrograms, by config name, and what training and
+evaluation share: running them, reading what torch saved, the windows of a split's set.
 
 Adding a model is adding its module here and its name to MODELS.
 """
 
+import pickle
+
+import pandas as pd
 import torch
 from torch import nn
 
+from spectrohar.cache import Windows
 from spectrohar.errors import DataError
 from spectrohar.models.cnn import CNN
 
@@ -31,3 +36,38 @@ def predict(model: nn.Module, windows, *, batch_size: int, device) -> torch.Tens
     """Logits of `windows` (a cache.Windows) in store order and evaluation mode, on the CPU."""
     model.eval()
     return torch.cat([model(x.to(device)).cpu() for x, _ in windows.batches(batch_size)])
+
+
+def load_saved(path, map_location=None):
+    """What torch.save wrote at `path`, read as tensors and plain Python values only.
+
+    Nothing else is unpickled, so a planted file runs no code: it is a DataError.
+    """
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    # What torch raises for pickled objects other than tensors and plain values, and for a file
+    # that is no torch file at all (empty, cut short).
+    except (pickle.UnpicklingError, EOFError, RuntimeError):
+        raise DataError(
+            f"{path}: not read, as it is not a file of tensors and plain Python values that this "
+            "pipeline writes (nothing else is ever unpickled)"
+        ) from None
+
+
+def split_participants(split_table, name) -> list[str]:
+    """The participants in set `name` (train, validation or test) of the split table."""
+    split = pd.read_csv(split_table)
+    return sorted(split.participant[split.set == name])
+
+
+def split_windows(spectrograms, split_table, name, classes, *, memory_budget_mb) -> Windows:
+    """The windows of set `name` of the split table, with class codes in `classes`; a set
+    without windows is a DataError, not an empty loop."""
+    participants = split_participants(split_table, name)
+    windows = Windows(spectrograms, participants, classes, memory_budget_mb=memory_budget_mb)
+    if not len(windows):
+        raise DataError(
+            f"{split_table}: the {name} participants {', '.join(participants) or '(none)'} "
+            f"have no windows in {spectrograms}"
+        )
+    return windows
