@@ -70,6 +70,22 @@ def test_no_batch_of_one_window(store):
     assert sum(sizes) == 50 and min(sizes) > 1 and sizes[-1] == 8
 
 
+@pytest.mark.parametrize("buffer_chunks", [1, 2])
+def test_a_streamed_epoch_has_no_batch_of_one_window(tmp_path, buffer_chunks):
+    # 33 windows in chunks of 16: the last chunk holds one window, a buffer of its own.
+    x = np.broadcast_to(np.arange(33, dtype=np.float32)[:, None, None, None], (33, 3, 5, 4))
+    path = spectrogram_store(tmp_path / "s.zarr", ["P001"] * 33, ["sleep"] * 33, x.copy())
+    windows = Windows(path, ["P001"], ["sleep"], memory_budget_mb=0, buffer_chunks=buffer_chunks)
+    for seed in [None, *range(6)]:
+        rng = None if seed is None else np.random.default_rng(seed)
+        batches = list(windows.batches(8, rng))
+        assert min(len(y) for _, y in batches) > 1
+        assert sorted(seen(batches)) == list(range(33))
+    assert seen(windows.batches(8, np.random.default_rng(3))) == seen(
+        windows.batches(8, np.random.default_rng(3))
+    )
+
+
 def test_float16_storage_reads_as_float32(tmp_path, rng):
     x = rng.normal(-6, 1, (20, 3, 5, 4)).astype(np.float16)
     path = spectrogram_store(tmp_path / "h.zarr", ["P001"] * 20, ["sleep"] * 20, x)

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 import zarr
 
-from spectrohar.stores import open_store
+from spectrohar.stores import decoding, open_store
 
 
 class Windows:
@@ -27,6 +27,7 @@ class Windows:
         self.coords = ds[["participant", "window_start", "label"]].isel(window=self.index)
         codes = pd.Index(classes).get_indexer(self.coords.label.values.astype(object))
         self.y = torch.from_numpy(codes.astype(np.int64))
+        self.path = path
         self.array = zarr.open_group(path, mode="r")["spectrogram"]
         self.buffer_chunks = buffer_chunks
         self.threads = len(os.sched_getaffinity(0))
@@ -54,7 +55,8 @@ class Windows:
 
         def read(run):  # zarr decodes outside the GIL, so runs are read in parallel
             first, last = run
-            out[first:last] = self.array[index[first] : index[last - 1] + 1]
+            with decoding(self.path, self.array, (index[first] // self.array.chunks[0], 0, 0, 0)):
+                out[first:last] = self.array[index[first] : index[last - 1] + 1]
 
         if len(index):
             with ThreadPoolExecutor(self.threads) as pool:
@@ -70,20 +72,31 @@ class Windows:
             for part in _parts(order, batch_size):
                 yield self.x[part].float(), self.y[part]
             return
-        size = self.array.chunks[0]
-        chunks = np.unique(self.index // size)
-        if rng is not None:
-            rng.shuffle(chunks)
+        groups = self._chunk_groups(rng)
         # One buffer for the epoch: fresh memory costs a page fault per 4 KiB on first touch.
-        buffer = np.empty((size * self.buffer_chunks, *self.array.shape[1:]), dtype=np.float32)
-        for start in range(0, len(chunks), self.buffer_chunks):
-            group = np.flatnonzero(
-                np.isin(self.index // size, chunks[start : start + self.buffer_chunks])
-            )
+        buffer = np.empty((max(map(len, groups), default=0), *self.array.shape[1:]), np.float32)
+        for group in groups:
             x, y = self._read(self.index[group], buffer[: len(group)]), self.y[group]
             order = rng.permutation(len(group)) if rng is not None else np.arange(len(group))
             for part in _parts(order, batch_size):
                 yield x[part], y[part]
+
+    def _chunk_groups(self, rng) -> list[np.ndarray]:
+        """Positions in the split of the windows in each buffer of `buffer_chunks` chunks, in
+        chunk order shuffled by `rng`; a buffer of one window joins its neighbour (batch
+        normalisation cannot train on a single window)."""
+        chunk_of = self.index // self.array.chunks[0]
+        chunks = np.unique(chunk_of)
+        if rng is not None:
+            rng.shuffle(chunks)
+        groups = []
+        for start in range(0, len(chunks), self.buffer_chunks):
+            group = np.flatnonzero(np.isin(chunk_of, chunks[start : start + self.buffer_chunks]))
+            if groups and 1 in (len(group), len(groups[-1])):
+                groups[-1] = np.union1d(groups[-1], group)
+            else:
+                groups.append(group)
+        return groups
 
 
 def _parts(order, batch_size) -> list:

@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from spectrohar.errors import DataError
 from spectrohar.report import DPI, plot_window
-from spectrohar.stores import describe, open_store
+from spectrohar.stores import describe, open_store, reading
 
 
 def main(argv=None) -> None:
@@ -27,13 +28,23 @@ def main(argv=None) -> None:
     if args.command == "inspect":
         print(describe(args.path))
         return
+    try:
+        show_window(parser, args)
+    except DataError as error:  # one sentence, as the workflow prints it
+        parser.exit(1, f"spectrohar: {error}\n")
+
+
+def show_window(parser, args) -> None:
+    """The show command: draw the window that `args` name."""
     ds = open_store(args.path)
     index = (
         args.window if args.window is not None else _find(parser, ds, args.participant, args.time)
     )
     if not 0 <= index < ds.sizes["window"]:
         parser.error(f"--window {index}: the store has windows 0 to {ds.sizes['window'] - 1}")
-    plot_window(ds, index).savefig(args.output, dpi=DPI)
+    with reading(args.path):
+        figure = plot_window(ds, index)
+    figure.savefig(args.output, dpi=DPI)
     print(f"window {index} -> {args.output}")
 
 

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import ConfusionMatrixDisplay
 
-from spectrohar.stores import open_store
+from spectrohar.stores import open_store, reading
 
 # The object-oriented Figure API keeps no pyplot state, so nothing needs closing and the
 # Agg canvas is used for PNG output whatever backend the process has selected.
@@ -256,9 +256,20 @@ def build(
     ds = open_store(spectrograms)
     html = pathlib.Path(html)
     quality = pd.read_csv(qc, keep_default_na=False)
-    write_report(
-        html, html.parent, ds, table, best_epoch, scores, text, quality, params, n_examples, seed
-    )
+    with reading(spectrograms):
+        write_report(
+            html,
+            html.parent,
+            ds,
+            table,
+            best_epoch,
+            scores,
+            text,
+            quality,
+            params,
+            n_examples,
+            seed,
+        )
 
 
 def plot_window(spectrograms, index: int) -> Figure:

@@ -19,7 +19,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from spectrohar import __version__
 from spectrohar.labels import map_labels, read_dictionary
-from spectrohar.stores import STRING, open_store, write_dataset
+from spectrohar.stores import STRING, open_store, reading, write_dataset
 from spectrohar.windows import AXES
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ def build(
         windows_dropped_unknown_annotation=dropped,
         spectrohar_version=__version__,
     )
-    with dask.config.set(scheduler="threads", num_workers=threads):
+    with dask.config.set(scheduler="threads", num_workers=threads), reading(*window_stores):
         write_dataset(ds, store, chunks={"spectrogram": (chunk_windows, *ds.spectrogram.shape[1:])})
     log.info(
         "%d windows of %d participants -> %s %s",

@@ -1,0 +1,264 @@
+"""Store integrity: every chunk is written and checksummed, and a missing or damaged chunk stops
+its reader with one sentence naming the store, the array and the chunk."""
+
+import re
+import shutil
+
+import google_crc32c
+import numpy as np
+import pytest
+import xarray as xr
+import zarr
+from test_cache import spectrogram_store
+from test_spectrogram import SETTINGS, window_store
+
+from spectrohar import evaluate, report, spectrogram, train
+from spectrohar.cache import Windows
+from spectrohar.cli import main
+from spectrohar.errors import DataError
+from spectrohar.labels import PACKAGED_DICTIONARY
+from spectrohar.stores import STRING, open_store, reading, write_dataset
+
+CLASSES = ["sit-stand", "sleep", "walking"]
+# 16-window chunks: c/0-c/2 hold P001 (training), c/3 P002 (validation), c/4-c/5 P101 (test).
+PARTICIPANTS = ["P001"] * 48 + ["P002"] * 16 + ["P101"] * 32
+TRAIN_SETTINGS = {
+    "model": {"name": "cnn", "width": 4},
+    "device": "cpu",
+    "max_epochs": 1,
+    "batch_size": 16,
+    "learning_rate": 1e-3,
+    "patience": 1,
+    "monitor": "val_loss",
+    "class_weight": "none",
+    "mixed_precision": False,
+    "channels_last": False,
+    "deterministic": False,
+    "memory_budget_mb": 4000,
+    "seed": 0,
+}
+
+
+def rebuild(path) -> str:
+    """What the sentences say to do."""
+    return (
+        "the store is incomplete or damaged; delete it and rerun snakemake to rebuild it "
+        f"(rm -r {path} && snakemake --cores 8)"
+    )
+
+
+def missing(path, array, chunk, count, total) -> str:
+    """The whole sentence for `count` missing chunks of `array`, the first `chunk`."""
+    absent = f"has no chunk {chunk} ({count} of {total} chunks missing)"
+    return f"^{re.escape(f'{path}: array {array!r} {absent}: {rebuild(path)}')}$"
+
+
+def damaged(path, array, chunk, reason="fails its crc32c checksum") -> str:
+    """The whole sentence for a damaged `chunk` of `array`."""
+    return f"^{re.escape(f'{path}: array {array!r} chunk {chunk} {reason}: {rebuild(path)}')}$"
+
+
+def flip_bytes(path, start=None, count=64) -> None:
+    """Invert `count` bytes of a file, from its middle unless `start` is given."""
+    data = bytearray(path.read_bytes())
+    start = len(data) // 2 - count // 2 if start is None else start
+    data[start : start + count] = bytes(b ^ 0xFF for b in data[start : start + count])
+    path.write_bytes(bytes(data))
+
+
+def damage_header_under_a_valid_checksum(path) -> None:
+    """Damage a chunk's Blosc header as a chunk written damaged would be: its crc32c matches."""
+    compressed = bytearray(path.read_bytes()[:-4])
+    compressed[:4] = b"\xff" * 4
+    path.write_bytes(
+        bytes(compressed) + np.uint32(google_crc32c.value(bytes(compressed))).tobytes()
+    )
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    """A spectrogram store whose class is a bright frequency band, and its split table."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path_factory.mktemp("pristine")
+    y = rng.integers(0, 3, len(PARTICIPANTS))
+    x = rng.normal(-6, 1, size=(len(y), 3, 61, 61)).astype(np.float32)
+    for cls in range(3):
+        x[y == cls, :, 10 + 15 * cls : 14 + 15 * cls] += 4
+    store = spectrogram_store(folder / "s.zarr", PARTICIPANTS, np.array(CLASSES)[y], x)
+    split = folder / "split.csv"
+    split.write_text("participant,set\nP001,train\nP002,validation\nP101,test\n")
+    return store, split
+
+
+@pytest.fixture
+def store(pristine, tmp_path):
+    """A copy of the pristine store, to damage."""
+    return shutil.copytree(pristine[0], tmp_path / "spectrograms.zarr")
+
+
+@pytest.fixture(scope="module")
+def checkpoint(pristine, tmp_path_factory):
+    """A model trained for an epoch on the undamaged store."""
+    folder = tmp_path_factory.mktemp("trained")
+    train.build(*pristine, folder / "model.pt", folder / "history.csv", **TRAIN_SETTINGS)
+    return folder / "model.pt"
+
+
+def test_every_array_is_checksummed_and_every_chunk_written(tmp_path):
+    # All zeros, so every chunk of window_start holds only its fill value: zarr skips those.
+    ds = xr.Dataset(
+        {"spectrogram": (("window", "channel", "frequency", "frame"), np.zeros((40, 3, 5, 4)))},
+        coords={
+            "channel": np.asarray(["x", "y", "z"], dtype=STRING),
+            "window_start": ("window", np.zeros(40, "datetime64[ns]")),
+        },
+    )
+    write_dataset(
+        ds.chunk({"window": 16}), tmp_path / "z.zarr", chunks={"spectrogram": (16, 3, 5, 4)}
+    )
+    arrays = dict(zarr.open_group(tmp_path / "z.zarr", mode="r").arrays())
+    assert sorted(arrays) == ["channel", "spectrogram", "window_start"]
+    for name, array in arrays.items():
+        assert isinstance(array.compressors[-1], zarr.codecs.Crc32cCodec), name
+        assert array.nchunks_initialized == array.nchunks, name
+    assert arrays["window_start"].nchunks == 3 and arrays["window_start"].metadata.fill_value == 0
+    xr.testing.assert_identical(open_store(tmp_path / "z.zarr").load(), ds)
+
+
+@pytest.mark.parametrize(
+    ("array", "chunk", "total"), [("spectrogram", "c/4/0/0/0", 6), ("participant", "c/0", 1)]
+)
+def test_a_store_with_a_missing_chunk_is_not_opened(store, array, chunk, total):
+    (store / array / chunk).unlink()
+    with pytest.raises(DataError, match=missing(store, array, chunk, 1, total)):
+        open_store(store)
+
+
+def test_every_missing_chunk_is_counted(store):
+    for chunk in ("c/5/0/0/0", "c/2/0/0/0"):
+        (store / "spectrogram" / chunk).unlink()
+    with pytest.raises(DataError, match=missing(store, "spectrogram", "c/2/0/0/0", 2, 6)):
+        open_store(store)
+
+
+def read_with_xarray(store):
+    """The store's spectrograms as the report and `spectrohar show` read them."""
+    with reading(store):
+        return open_store(store).spectrogram.values
+
+
+READERS = {
+    "in memory": lambda store: Windows(store, ["P101"], CLASSES),
+    "streamed": lambda store: list(
+        Windows(store, ["P101"], CLASSES, memory_budget_mb=0).batches(8, np.random.default_rng(0))
+    ),
+    "xarray": read_with_xarray,
+}
+
+
+@pytest.mark.parametrize("reader", READERS)
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (flip_bytes, "fails its crc32c checksum"),
+        (lambda path: flip_bytes(path, start=0, count=16), "fails its crc32c checksum"),
+        (damage_header_under_a_valid_checksum, "cannot be decompressed"),
+    ],
+    ids=["flipped bytes", "damaged header", "damaged header, valid checksum"],
+)
+def test_a_damaged_chunk_stops_the_read_naming_it(store, reader, damage, reason):
+    damage(store / "spectrogram" / "c/4/0/0/0")
+    with pytest.raises(DataError, match=damaged(store, "spectrogram", "c/4/0/0/0", reason)):
+        READERS[reader](store)
+
+
+def test_a_damaged_coordinate_chunk_stops_the_opening(store):
+    flip_bytes(store / "participant" / "c/0", count=8)
+    with pytest.raises(DataError, match=damaged(store, "participant", "c/0")):
+        open_store(store)
+
+
+def test_reading_leaves_other_errors_alone(store):
+    with pytest.raises(ValueError, match="not a damaged chunk") as raised, reading(store):
+        raise ValueError("not a damaged chunk")
+    assert not isinstance(raised.value, DataError)
+
+
+def test_a_path_that_is_no_store_is_one_sentence(tmp_path):
+    with pytest.raises(
+        DataError, match=rf"^{re.escape(str(tmp_path))}/nowhere.zarr: no such store$"
+    ):
+        open_store(tmp_path / "nowhere.zarr")
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(DataError, match=r"folder: not a zarr store \(no zarr v3 group metadata\)$"):
+        open_store(tmp_path / "folder")
+
+
+def test_show_prints_the_sentence(store, capsys):
+    flip_bytes(store / "spectrogram" / "c/4/0/0/0")
+    with pytest.raises(SystemExit) as exit:
+        main(["show", str(store), "--window", "70", "--output", str(store.parent / "w.png")])
+    assert exit.value.code == 1
+    sentence = capsys.readouterr().err.strip()
+    assert re.match(
+        damaged(store, "spectrogram", "c/4/0/0/0"), sentence.removeprefix("spectrohar: ")
+    )
+    assert not (store.parent / "w.png").exists()
+
+
+def test_the_spectrogram_stage_stops_at_a_damaged_window_chunk(tmp_path, rng):
+    stores = [tmp_path / f"{p}.zarr" for p in ("P001", "P002")]
+    for path in stores:
+        window_store(path, path.stem, ["7030 sleeping;MET 0.95"] * 20, rng)
+    flip_bytes(stores[1] / "acceleration" / "c/1/0/0")
+    with pytest.raises(DataError, match=damaged(stores[1], "acceleration", "c/1/0/0")):
+        spectrogram.build(
+            stores,
+            tmp_path / "spectrograms.zarr",
+            PACKAGED_DICTIONARY,
+            label_scheme="Willetts2018",
+            unknown="error",
+            channels=["x", "y", "z"],
+            chunk_windows=8,
+            dtype="float32",
+            threads=2,
+            **SETTINGS,
+        )
+
+
+def test_the_report_stops_at_a_damaged_example_window(store, tmp_path):
+    for chunk in (store / "spectrogram" / "c").rglob("*"):  # whichever windows are drawn
+        if chunk.is_file():
+            flip_bytes(chunk)
+    history, metrics, text, qc = (tmp_path / name for name in ("h.csv", "m.json", "r.txt", "q.csv"))
+    history.write_text("epoch,selected\n1,True\n")
+    metrics.write_text('{"classes": ["sleep"]}')
+    text.write_text("")
+    qc.write_text("participant\nP001\n")
+    html = tmp_path / "report" / "report.html"
+    with pytest.raises(DataError, match=damaged(store, "spectrogram", "c/0/0/0/0")):
+        report.build(store, history, metrics, text, qc, html, params={}, n_examples=2, seed=0)
+    assert not html.exists()
+
+
+@pytest.mark.parametrize("damage", ["missing", "flipped"])
+def test_training_and_evaluation_stop_at_a_damaged_store(
+    store, pristine, checkpoint, tmp_path, damage
+):
+    if damage == "missing":
+        (store / "spectrogram" / "c/4/0/0/0").unlink()
+        train_error = evaluate_error = missing(store, "spectrogram", "c/4/0/0/0", 1, 6)
+    else:
+        for chunk in ("c/1/0/0/0", "c/4/0/0/0"):
+            flip_bytes(store / "spectrogram" / chunk)
+        # Training reads the training and validation chunks only, evaluation the test ones.
+        train_error = damaged(store, "spectrogram", "c/1/0/0/0")
+        evaluate_error = damaged(store, "spectrogram", "c/4/0/0/0")
+    split = pristine[1]
+    model, history = tmp_path / "model.pt", tmp_path / "history.csv"
+    with pytest.raises(DataError, match=train_error):
+        train.build(store, split, model, history, **TRAIN_SETTINGS)
+    outputs = [tmp_path / name for name in ("p.parquet", "metrics.json", "report.txt")]
+    with pytest.raises(DataError, match=evaluate_error):
+        evaluate.build(store, split, checkpoint, *outputs, device="cpu", memory_budget_mb=4000)
+    assert not any(p.exists() for p in [model, history, tmp_path / "train-state.pt", *outputs])
