@@ -6,7 +6,13 @@ from spectrohar.labels import read_dictionary
 from spectrohar.qc import quality_table
 
 SLEEP = "7030 sleeping;MET 0.95"
-BUILD = {"kind": "capture24", "sample_rate": 100, "window_length_s": 30, "resample": False}
+BUILD = {
+    "kind": "capture24",
+    "sample_rate": 100,
+    "window_length_s": 30,
+    "resample": False,
+    "unit": "g",
+}
 
 
 def test_the_table_accounts_for_every_window(tmp_path, rng):
@@ -33,6 +39,7 @@ def test_the_table_accounts_for_every_window(tmp_path, rng):
         "windows_kept": 3,
         "dropped_incomplete": 0,
         "dropped_nan": 1,
+        "dropped_infinite": 0,
         "dropped_unannotated": 1,
         "dropped_unknown_annotation": 1,
         "error": "",

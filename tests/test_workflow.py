@@ -261,7 +261,8 @@ def test_a_bad_recording_stops_the_run_or_is_skipped(run, tmp_path):
 def test_a_killed_forcerun_is_finished_by_a_plain_rerun(run, tmp_path):
     folder = tmp_path / "copy"
     shutil.copytree(run, folder, ignore=shutil.ignore_patterns(".snakemake"))
-    model = folder / "results" / "model.pt"
+    model, log = folder / "results" / "model.pt", folder / "logs" / "train.log"
+    log.unlink()
     forced = subprocess.Popen(
         [
             sys.executable,
@@ -282,7 +283,7 @@ def test_a_killed_forcerun_is_finished_by_a_plain_rerun(run, tmp_path):
         start_new_session=True,
     )
     deadline = time.monotonic() + 120
-    while model.exists() and time.monotonic() < deadline:  # Snakemake deletes it first
+    while not log.exists() and time.monotonic() < deadline:  # the job has started
         time.sleep(0.2)
     os.killpg(forced.pid, signal.SIGINT)  # Ctrl-C in a terminal
     forced.wait(timeout=60)
