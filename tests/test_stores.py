@@ -11,6 +11,7 @@ import xarray as xr
 import zarr
 from test_cache import spectrogram_store
 from test_spectrogram import SETTINGS, window_store
+from test_train import SETTINGS as TRAINING
 
 from spectrohar import evaluate, report, spectrogram, train
 from spectrohar.cache import Windows
@@ -22,21 +23,8 @@ from spectrohar.stores import STRING, open_store, reading, write_dataset
 CLASSES = ["sit-stand", "sleep", "walking"]
 # 16-window chunks: c/0-c/2 hold P001 (training), c/3 P002 (validation), c/4-c/5 P101 (test).
 PARTICIPANTS = ["P001"] * 48 + ["P002"] * 16 + ["P101"] * 32
-TRAIN_SETTINGS = {
-    "model": {"name": "cnn", "width": 4},
-    "device": "cpu",
-    "max_epochs": 1,
-    "batch_size": 16,
-    "learning_rate": 1e-3,
-    "patience": 1,
-    "monitor": "val_loss",
-    "class_weight": "none",
-    "mixed_precision": False,
-    "channels_last": False,
-    "deterministic": False,
-    "memory_budget_mb": 4000,
-    "seed": 0,
-}
+# One quick epoch, the split held in memory.
+TRAIN_SETTINGS = {**TRAINING, "max_epochs": 1, "batch_size": 16, "memory_budget_mb": 4000}
 
 
 def rebuild(path) -> str:

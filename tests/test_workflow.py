@@ -31,18 +31,12 @@ PARTICIPANTS = participant_ids(8)
 TEST = [p for p in PARTICIPANTS if p >= "P101"]
 
 
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
+
+
 def snakemake(folder, *args):
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(REPO / "Snakefile"),
-            "--configfile",
-            "small.yaml",
-            *args,
-        ],
+        [*SNAKEMAKE, "--configfile", "small.yaml", *args],
         cwd=folder,
         capture_output=True,
         text=True,
@@ -264,19 +258,7 @@ def test_a_killed_forcerun_is_finished_by_a_plain_rerun(run, tmp_path):
     model, log = folder / "results" / "model.pt", folder / "logs" / "train.log"
     log.unlink()
     forced = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(REPO / "Snakefile"),
-            "--configfile",
-            "small.yaml",
-            "--cores",
-            "1",
-            "--forcerun",
-            "train",
-        ],
+        [*SNAKEMAKE, "--configfile", "small.yaml", "--cores", "1", "--forcerun", "train"],
         cwd=folder,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
