@@ -1,31 +1,33 @@
-"""spectrohar: Capture-24 recordings -> windows -> spectrogram cache -> CNN -> report."""
+"""spectrohar: recordings -> windows -> spectrogram cache -> model -> predictions -> report."""
 
 from pathlib import Path
 
 from spectrohar import settings
 from spectrohar.errors import DataError
-from spectrohar.windows import PROCESSED
+from spectrohar.sources import PARTICIPANT_ID, source
 
 
 configfile: "config.yaml"
 
 
 try:
-    PARTICIPANTS = settings.check(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+    SETTINGS, PARTICIPANTS = settings.check(
+        config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
+    )
 except DataError as error:
     raise WorkflowError(str(error)) from None
 
-SOURCE = config["source"]["path"]
-DICTIONARY = config["labels"]["dictionary"] or f"{SOURCE}/annotation-label-dictionary.csv"
+SOURCE = source(SETTINGS.source.kind)
+DICTIONARY = settings.dictionary(SETTINGS)
 
 
 wildcard_constraints:
-    participant=settings.PARTICIPANT_ID.pattern,
+    participant=PARTICIPANT_ID.pattern,
 
 
-if config["source"]["kind"] == "synthetic":
+if hasattr(SOURCE, "RULES"):  # a source whose files the workflow makes
 
-    include: "workflow/rules/synthesize.smk"
+    include: f"workflow/rules/{SOURCE.RULES}"
 
 
 include: "workflow/rules/windows.smk"
@@ -33,7 +35,8 @@ include: "workflow/rules/qc.smk"
 include: "workflow/rules/spectrogram.smk"
 include: "workflow/rules/split.smk"
 include: "workflow/rules/train.smk"
-include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/predict.smk"
+include: "workflow/rules/score.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -46,5 +49,6 @@ rule all:
         rules.spectrogram.output,
         rules.split.output,
         rules.train.output,
-        rules.evaluate.output,
+        rules.predict.output,
+        rules.score.output,
         rules.report.output,

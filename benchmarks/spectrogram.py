@@ -21,13 +21,21 @@ import time
 from pathlib import Path
 
 import numpy as np
+import yaml
 import zarr
 
-from spectrohar import spectrogram, synthetic, windows
+from spectrohar import settings, spectrogram, synthetic
 from spectrohar.labels import PACKAGED_DICTIONARY
+from spectrohar.layout import participant_windows, window_dataset
+from spectrohar.settings import Synthetic, Windows
+from spectrohar.sources import capture24
 from spectrohar.stores import open_store, write_dataset
 
 STFT = {"n_fft": 120, "hop_length": 48, "window": "hann"}
+# The pipeline's own defaults, which are these STFT settings.
+DEFAULTS = settings.Settings(
+    **settings.sections(yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text()))
+)
 PER_PARTICIPANT = 2000
 
 
@@ -37,8 +45,12 @@ def make_window_stores(folder: Path, n: int) -> list[Path]:
     if all(p.exists() for p in paths):
         return paths
     recording = folder / "P001.csv.gz"
-    synthetic.write_recording(recording, "P001", hours=26, seed=0)
-    base = windows.window_recording(recording, sample_rate=100, window_length_s=30, resample=False)
+    synthetic.write_recording(recording, "P001", Synthetic(participants=1, hours=26, seed=0))
+    base = capture24.read(
+        {"recording": recording},
+        "P001",
+        Windows(length_s=30, sample_rate=100, resample=False, unit="g"),
+    )
     pool, annotation = base.acceleration.values, base.annotation.values
     rng = np.random.default_rng(0)
     for i, path in enumerate(paths):
@@ -46,7 +58,7 @@ def make_window_stores(folder: Path, n: int) -> list[Path]:
         pick = rng.integers(0, len(pool), size)
         noisy = pool[pick] + rng.normal(0, 0.01, (size, 3000, 3)).astype(np.float32)
         start = np.datetime64("2016-01-01", "ns") + np.arange(size) * np.timedelta64(30, "s")
-        ds = windows.as_dataset(
+        ds = window_dataset(
             noisy,
             start,
             annotation[pick],
@@ -54,9 +66,13 @@ def make_window_stores(folder: Path, n: int) -> list[Path]:
             window_length_s=30,
             rows_read=size * 3000,
             hours_annotated=size / 120,
-            windows_dropped=dict.fromkeys(windows.DROP_REASONS, 0),
-        ).assign_coords(participant=("window", np.full(size, path.stem, dtype=object)))
-        write_dataset(ds, path, chunks={"acceleration": (256, 3000, 3)})
+            windows_dropped={},
+        )
+        write_dataset(
+            participant_windows(ds, path.stem, recording),
+            path,
+            chunks={"acceleration": (256, 3000, 3)},
+        )
     return paths
 
 
@@ -104,13 +120,9 @@ def run_one(way: str, stores: list[Path], out: Path, in_memory: int, threads: in
             stores,
             out,
             PACKAGED_DICTIONARY,
-            label_scheme="Willetts2018",
-            unknown="error",
-            channels=["x", "y", "z"],
-            chunk_windows=256,
-            dtype="float32",
             threads=threads,
-            **STFT,
+            spectrogram=DEFAULTS.spectrogram,
+            labels=DEFAULTS.labels,
         )
     else:
         needed = stores[: -(-in_memory // PER_PARTICIPANT)]

@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-import xarray as xr
 
-from spectrohar.cache import Windows
+from spectrohar.cache import Spectrograms
+from spectrohar.layout import AXES, spectrogram_dataset
 from spectrohar.models import build_model, resolve_device
-from spectrohar.spectrogram import spectrograms
-from spectrohar.stores import STRING, write_dataset
+from spectrohar.spectrogram import window_spectrograms
+from spectrohar.stores import write_dataset
 from spectrohar.train import fit
 
 STFT = {"n_fft": 120, "hop_length": 48, "window": "hann"}
@@ -66,8 +66,8 @@ def pipeline_epoch(store, device, batch_size, **levers) -> float:
     """One epoch of spectrohar.train.fit on the cache; windows/s of its training pass."""
     torch.manual_seed(0)
     model = build_model("cnn", n_classes=len(CLASSES), in_channels=3, width=32).to(device)
-    train = Windows(store, ["P001"], CLASSES)
-    validation = Windows(store, ["P002"], CLASSES)
+    train = Spectrograms(store, ["P001"], CLASSES)
+    validation = Spectrograms(store, ["P002"], CLASSES)
     history, _, _ = fit(
         model,
         train,
@@ -100,20 +100,25 @@ def main() -> None:
         store = Path(folder) / "spectrograms.zarr"
         n_validation = 256
         participants = ["P001"] * args.windows + ["P002"] * n_validation
-        cache = spectrograms(
+        cache = window_spectrograms(
             np.concatenate([x, x[:n_validation]]),
-            channels=["x", "y", "z"],
+            axes=AXES,
+            channels=AXES,
             dtype=np.float32,
             **STFT,
         )
         labels = np.array(CLASSES)[np.concatenate([y, y[:n_validation]])]
-        ds = xr.Dataset(
-            {"spectrogram": (("window", "channel", "frequency", "frame"), cache)},
-            coords={
-                "participant": ("window", np.asarray(participants, dtype=STRING)),
-                "label": ("window", np.asarray(labels, dtype=STRING)),
-                "window_start": ("window", np.zeros(len(cache), "datetime64[ns]")),
-            },
+        ds = spectrogram_dataset(
+            cache,
+            channels=AXES,
+            participant=participants,
+            window_start=np.zeros(len(cache), "datetime64[ns]"),
+            annotation=labels,
+            label=labels,
+            sample_rate=100,
+            window_length_s=30,
+            label_scheme="benchmark",
+            **STFT,
         )
         write_dataset(ds, store, chunks={"spectrogram": (256, 3, 61, 61)})
         notebook = notebook_epoch(x, y, device, rng)

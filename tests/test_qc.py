@@ -1,18 +1,11 @@
 import numpy as np
 from conftest import write_recording
+from test_windows import build_store
 
-from spectrohar import windows
 from spectrohar.labels import read_dictionary
 from spectrohar.qc import quality_table
 
 SLEEP = "7030 sleeping;MET 0.95"
-BUILD = {
-    "kind": "capture24",
-    "sample_rate": 100,
-    "window_length_s": 30,
-    "resample": False,
-    "unit": "g",
-}
 
 
 def test_the_table_accounts_for_every_window(tmp_path, rng):
@@ -26,7 +19,7 @@ def test_the_table_accounts_for_every_window(tmp_path, rng):
     bad.write_text("time,x,y,z,annotation\n2016-11-13 02:18:00.000000,1,2,x,\n")
     for path in (good, bad):
         participant = path.name[:4]
-        windows.build(path, tmp_path / f"{participant}.zarr", participant, on_error="skip", **BUILD)
+        build_store(path, tmp_path / f"{participant}.zarr", participant, on_error="skip")
 
     table = quality_table(
         [tmp_path / "P001.zarr", tmp_path / "P002.zarr"], read_dictionary(), "Willetts2018"

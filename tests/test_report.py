@@ -1,87 +1,45 @@
-"""Tests for spectrohar.report: real zarr store, real PNG and HTML files in tmp_path."""
+"""The report page, built from a real zarr store and the stages' files in tmp_path."""
 
 import base64
 import html
 import json
 import re
+import shutil
 
 import matplotlib.image
-import numpy as np
 import pandas as pd
 import pytest
-import xarray as xr
-from sklearn.metrics import (
-    accuracy_score,
-    balanced_accuracy_score,
-    classification_report,
-    cohen_kappa_score,
-    confusion_matrix,
-    f1_score,
-)
+from conftest import REPO
+from sklearn import metrics as skm
+from test_figures import spectrogram_store
 
-from spectrohar.report import build, pick_examples, write_report
-from spectrohar.stores import write_dataset
+from spectrohar import report
+from spectrohar.settings import Report
 
-# Like evaluate.py, metrics lists only the test set's classes: "mvpa" has no window in the
-# store, "sleep" none among the test windows; the examples figure has a row for each.
+# As the score step writes it, metrics lists only the test set's classes: "mvpa" has no window
+# in the store, "sleep" none among the test windows; the examples figure has a row for each.
 TEST_CLASSES = ["light", "mvpa", "sedentary"]
-CLASSES = ["light", "mvpa", "sedentary", "sleep"]
-STRING = np.dtypes.StringDType()  # as the pipeline's stores hold text
-STORE_LABELS = ["sedentary"] * 20 + ["light"] * 18 + ["sleep"] * 2
-FIGURE_NAMES = ["spectrogram_examples", "training_curves", "confusion_matrix", "participant_kappa"]
+FIGURES = ["spectrogram_examples", "training_curves", "confusion_matrix", "participant_kappa"]
+CAPTIONS = REPO / "workflow" / "report"
+TRUE = ["light", "light", "mvpa", "sedentary", "sedentary", "mvpa", "sedentary", "light"]
+PREDICTED = ["light", "sedentary", "mvpa", "sedentary", "light", "light", "sedentary", "light"]
+CLASSIFICATION_REPORT = skm.classification_report(TRUE, PREDICTED, zero_division=0)
+CONFIG = {"data": {"label_scheme": "TestScheme"}, "train": {"epochs": 3, "lr": 0.00123}}
 
 
 @pytest.fixture
-def spectrograms(tmp_path):
-    rng = np.random.default_rng(42)
-    n, freqs, frames = len(STORE_LABELS), np.linspace(0, 50, 61), np.linspace(0, 30, 61)
-    labels = np.array(STORE_LABELS)[rng.permutation(n)]
-    # Power falling with frequency, louder for more active classes, plus noise.
-    level = np.array([{"sleep": -9, "sedentary": -6, "light": -3}[lab] for lab in labels])
-    data = (
-        level[:, None, None, None]
-        - 0.12 * freqs[None, None, :, None]
-        + rng.normal(0, 1, size=(n, 3, freqs.size, frames.size))
-    ).astype(np.float32)
-    ds = xr.Dataset(
-        {"spectrogram": (("window", "channel", "frequency", "frame"), data)},
-        coords={
-            "channel": np.array(["x", "y", "z"], dtype=STRING),
-            "frequency": ("frequency", freqs, {"units": "Hz"}),
-            "frame": ("frame", frames, {"units": "s"}),
-            "participant": ("window", np.array([f"P00{i % 3 + 1}" for i in range(n)], STRING)),
-            "window_start": ("window", pd.date_range("2024-01-01", periods=n, freq="30s")),
-            "annotation": ("window", np.array([f"{lab};code" for lab in labels], STRING)),
-            "label": ("window", labels.astype(STRING)),
-        },
-        attrs={
-            "n_fft": 120,
-            "hop_length": 50,
-            "window": "hann",
-            "sample_rate": 100,
-            "window_length_s": 30,
-            "label_scheme": "TestScheme",
-        },
-    )
-    ds = ds.chunk({"window": 8})
-    write_dataset(ds, tmp_path / "spectrograms.zarr")
-    return xr.open_zarr(tmp_path / "spectrograms.zarr")
-
-
-@pytest.fixture
-def inputs():
-    y_true = ["light", "light", "mvpa", "sedentary", "sedentary", "mvpa", "sedentary", "light"]
-    y_pred = ["light", "sedentary", "mvpa", "sedentary", "light", "light", "sedentary", "light"]
+def inputs(tmp_path):
+    """The report rule's inputs, the captions those of workflow/report, by argument name."""
     metrics = {
-        "kappa": cohen_kappa_score(y_true, y_pred),
-        "macro_f1": f1_score(y_true, y_pred, labels=TEST_CLASSES, average="macro"),
-        "accuracy": accuracy_score(y_true, y_pred),
-        "balanced_accuracy": balanced_accuracy_score(y_true, y_pred),
+        "kappa": skm.cohen_kappa_score(TRUE, PREDICTED),
+        "macro_f1": skm.f1_score(TRUE, PREDICTED, average="macro"),
+        "accuracy": skm.accuracy_score(TRUE, PREDICTED),
+        "balanced_accuracy": skm.balanced_accuracy_score(TRUE, PREDICTED),
         "classes": TEST_CLASSES,
-        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=TEST_CLASSES).tolist(),
-        "per_class": classification_report(y_true, y_pred, labels=TEST_CLASSES, output_dict=True),
+        "confusion_matrix": skm.confusion_matrix(TRUE, PREDICTED, labels=TEST_CLASSES).tolist(),
+        "per_class": skm.classification_report(TRUE, PREDICTED, output_dict=True),
         "per_participant_kappa": {"P001": 0.61, "P002": None, "P003": 0.35},
-        "n_windows": len(y_true),
+        "n_windows": len(TRUE),
         "device": "cpu",
     }
     history = pd.DataFrame(
@@ -96,8 +54,6 @@ def inputs():
             "selected": [False, True, False],
         }
     )
-    report = classification_report(y_true, y_pred, labels=TEST_CLASSES, zero_division=0)
-    params = {"data": {"label_scheme": "TestScheme"}, "train": {"epochs": 3, "lr": 0.00123}}
     qc = pd.DataFrame(
         {
             "participant": ["P001", "P002"],
@@ -105,116 +61,90 @@ def inputs():
             "error": ["", "P002.csv.gz: line 7: no timestamp (1 rows)"],
         }
     )
+    paths = {
+        name: tmp_path / name
+        for name in ("history.csv", "metrics.json", "classification_report.txt", "qc.csv")
+    }
+    history.to_csv(paths["history.csv"], index=False)
+    paths["metrics.json"].write_text(json.dumps(metrics))
+    paths["classification_report.txt"].write_text(CLASSIFICATION_REPORT)
+    qc.to_csv(paths["qc.csv"], index=False)
     return {
-        "history": history,
-        "best_epoch": 2,
-        "metrics": metrics,
-        "classification_report": report,
-        "qc": qc,
-        "params": params,
+        "spectrograms": spectrogram_store(tmp_path / "spectrograms.zarr"),
+        "history": paths["history.csv"],
+        "metrics": paths["metrics.json"],
+        "classification_report": paths["classification_report.txt"],
+        "qc": paths["qc.csv"],
+        "captions": {name: CAPTIONS / f"{name}.rst" for name in FIGURES},
+        "report": Report(examples_per_class=2, seed=0),
+        "config": CONFIG,
     }
 
 
-def test_write_report_figures_and_html(tmp_path, spectrograms, inputs):
-    html_path = tmp_path / "out" / "report.html"
-    paths = write_report(html_path, tmp_path / "fig", spectrograms, **inputs, n_examples=4)
+def build(inputs, folder, figures=FIGURES) -> str:
+    """Build the page with `figures` declared as folder/<name>.png; the page's text."""
+    folder.mkdir(exist_ok=True)
+    page = folder / "page.html"
+    report.build(**inputs, page=page, figures={name: folder / f"{name}.png" for name in figures})
+    return page.read_text()
 
-    assert sorted(paths) == sorted(FIGURE_NAMES)
-    for name, path in paths.items():
-        assert path == tmp_path / "fig" / f"{name}.png"
-        image = matplotlib.image.imread(path)
-        assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 300
 
-    page = html_path.read_text()
-    embedded = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert sorted(base64.b64decode(e) for e in embedded) == sorted(
-        p.read_bytes() for p in paths.values()
+def caption(path) -> str:
+    """A caption file's text as the page shows it: on one line, escaped."""
+    return html.escape(" ".join(path.read_text().split()))
+
+
+def test_the_page_embeds_every_declared_figure_with_its_caption(inputs, tmp_path):
+    page = build(inputs, tmp_path / "declared")
+
+    embedded = re.findall(
+        r'<img alt="(\w+)" src="data:image/png;base64,([A-Za-z0-9+/=]+)">'
+        r"<figcaption>([^<]*)</figcaption>",
+        page,
     )
-    assert f"{inputs['metrics']['kappa']:.3f}" in page
-    for cls in TEST_CLASSES:
-        assert f"<td>{cls}, " in page or f", {cls}<" in page or f" {cls} " in page
-    assert html.escape(inputs["classification_report"]) in page
-    assert "lr: 0.00123" in page
-    assert "<td>812</td>" in page and "P002.csv.gz: line 7: no timestamp (1 rows)" in page
-    assert "http" not in page.replace("http-equiv", "")  # no external resources
+    assert [name for name, _, _ in embedded] == FIGURES
+    for name, image, text in embedded:
+        png = tmp_path / "declared" / f"{name}.png"
+        assert base64.b64decode(image) == png.read_bytes()
+        pixels = matplotlib.image.imread(png)
+        assert pixels.ndim == 3 and pixels.shape[0] > 200 and pixels.shape[1] > 300
+        assert text == caption(CAPTIONS / f"{name}.rst")
+    assert "http" not in page  # no external resources
 
 
-def test_examples_are_seeded(tmp_path, spectrograms, inputs):
-    def examples(seed, sub):
-        paths = write_report(
-            tmp_path / sub / "r.html",
-            tmp_path / sub,
-            spectrograms,
-            **inputs,
-            n_examples=3,
-            seed=seed,
-        )
-        return paths["spectrogram_examples"]
-
-    first, again, reseeded = examples(0, "a"), examples(0, "b"), examples(1, "c")
-    assert first.read_bytes() == again.read_bytes()
-    # The title names the seed, so compare only the grid below it.
-    grids = [matplotlib.image.imread(path)[80:] for path in (first, reseeded)]
-    assert not np.array_equal(*grids)
+def test_only_the_declared_figures_are_drawn(inputs, tmp_path):
+    page = build(inputs, tmp_path / "two", ["confusion_matrix", "training_curves"])
+    assert re.findall(r'<img alt="(\w+)"', page) == ["confusion_matrix", "training_curves"]
+    assert sorted(p.name for p in (tmp_path / "two").glob("*.png")) == [
+        "confusion_matrix.png",
+        "training_curves.png",
+    ]
 
 
-def test_pick_examples_per_class():
-    labels = np.array(STORE_LABELS)
-    picks = pick_examples(labels, CLASSES, 8, seed=0)
-    assert list(picks) == CLASSES
-    assert [picks[c].size for c in CLASSES] == [8, 0, 8, 2]
-    for cls, idx in picks.items():
-        assert np.all(labels[idx] == cls)
-        assert np.array_equal(idx, np.unique(idx))  # sorted, no repeats
-    assert not np.array_equal(picks["sedentary"], pick_examples(labels, CLASSES, 8, 1)["sedentary"])
+def test_a_caption_is_read_from_its_file(inputs, tmp_path):
+    edited = tmp_path / "captions"
+    shutil.copytree(CAPTIONS, edited)
+    (edited / "confusion_matrix.rst").write_text("Counts of <test> windows,\nby true class.\n")
+    inputs["captions"] = {name: edited / f"{name}.rst" for name in FIGURES}
+    page = build(inputs, tmp_path / "page")
+    assert "<figcaption>Counts of &lt;test&gt; windows, by true class.</figcaption>" in page
+    assert caption(CAPTIONS / "confusion_matrix.rst") not in page
 
 
-def test_only_drawn_windows_are_loaded(tmp_path, spectrograms, inputs):
-    loaded = []
-
-    def record(block, block_info=None):
-        if block_info is not None:
-            loaded.append(block_info[0]["array-location"][0][0])
-        return block
-
-    # One window per chunk, so each computed chunk tells which window was read.
-    lazy = spectrograms["spectrogram"].data.rechunk({0: 1})
-    spy = lazy.map_blocks(record, meta=np.array((), dtype=np.float32))
-    ds = spectrograms.assign(spectrogram=(spectrograms["spectrogram"].dims, spy))
-    write_report(tmp_path / "r.html", tmp_path, ds, **inputs, n_examples=3, seed=5)
-
-    picks = pick_examples(ds["label"].values, CLASSES, 3, seed=5)
-    assert sorted(set(loaded)) == sorted(np.concatenate(list(picks.values())).tolist())
-    assert len(set(loaded)) == 3 + 3 + 2
+def test_the_window_length_and_the_scheme_come_from_the_store(inputs, tmp_path):
+    inputs["spectrograms"] = spectrogram_store(tmp_path / "ten.zarr", window_length_s=10)
+    page = build(inputs, tmp_path / "page")
+    assert "10 s windows kept" in page and "30 s" not in page
+    assert "under the scheme TestScheme" in page
+    assert f"(<code>{html.escape(str(inputs['qc']))}</code>)" in page
 
 
-def test_build_reads_the_stage_files(tmp_path, spectrograms, inputs):
-    history = tmp_path / "history.csv"
-    inputs["history"].to_csv(history, index=False)
-    metrics = tmp_path / "metrics.json"
-    metrics.write_text(json.dumps(inputs["metrics"]))
-    text = tmp_path / "classification_report.txt"
-    text.write_text(inputs["classification_report"])
-    qc = tmp_path / "qc.csv"
-    inputs["qc"].to_csv(qc, index=False)
-    html_path = tmp_path / "report" / "report.html"
-
-    build(
-        tmp_path / "spectrograms.zarr",
-        history,
-        metrics,
-        text,
-        qc,
-        html_path,
-        params=inputs["params"],
-        n_examples=2,
-        seed=0,
-    )
-
-    assert sorted(p.name for p in html_path.parent.glob("*.png")) == sorted(
-        f"{name}.png" for name in FIGURE_NAMES
-    )
-    page = html_path.read_text()
+def test_the_page_holds_the_stage_files(inputs, tmp_path):
+    page = build(inputs, tmp_path / "page")
+    metrics = json.loads(inputs["metrics"].read_text())
+    assert f"<th>Test kappa</th><td>{metrics['kappa']:.3f}</td>" in page
     assert "<th>Best epoch</th><td>2</td>" in page  # from the "selected" column
+    assert "<th>Classes</th><td>light, mvpa, sedentary</td>" in page
+    assert html.escape(CLASSIFICATION_REPORT) in page
+    assert "lr: 0.00123" in page
     assert "<td>P002</td>\n      <td>0</td>\n      <td>P002.csv.gz: line 7" in page
-    assert html.escape(inputs["classification_report"]) in page

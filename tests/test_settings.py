@@ -10,6 +10,7 @@ from test_windows import Payload
 from spectrohar import settings
 from spectrohar.errors import DataError
 from spectrohar.labels import PACKAGED_DICTIONARY, read_dictionary
+from spectrohar.models import MODELS
 
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 DEFAULTS = yaml.safe_load((REPO / "config.yaml").read_text())
@@ -22,10 +23,9 @@ def with_(section, **values):
 
 
 def test_the_default_config_is_valid():
-    assert (
-        len(settings.check(copy.deepcopy(DEFAULTS), SCHEMA))
-        == DEFAULTS["synthetic"]["participants"]
-    )
+    typed, participants = settings.check(copy.deepcopy(DEFAULTS), SCHEMA)
+    assert len(participants) == DEFAULTS["synthetic"]["participants"]
+    assert typed.windows.samples == 3000 and typed.model.options == {"width": 32, "depth": 4}
 
 
 @pytest.mark.parametrize(
@@ -53,6 +53,10 @@ def test_the_default_config_is_valid():
             r"^split.test names participant 'P102', which is not in the source",
         ),
         (with_("model", name="resnet"), r"^config model.name: 'resnet' is not one of \['cnn'\]$"),
+        (
+            with_("model", widht=16),
+            r"^config model: Additional properties are not allowed \('widht' was unexpected\)$",
+        ),
         (
             with_("train", epochs=3),
             r"^config train: Additional properties are not allowed \('epochs' was unexpected\)$",
@@ -85,12 +89,12 @@ def capture24_folder(folder, pids=("P001", "P002", "P003", "P004", "P101", "P102
 
 def test_a_capture24_folder_gives_its_participants(tmp_path):
     config = with_("source", kind="capture24", path=capture24_folder(tmp_path))
-    assert settings.check(config, SCHEMA) == ["P001", "P002", "P003", "P004", "P101", "P102"]
+    assert settings.check(config, SCHEMA)[1] == ["P001", "P002", "P003", "P004", "P101", "P102"]
     config = with_(
         "source", kind="capture24", path=str(tmp_path), participants=["P001-P003", "P101"]
     )
     config["split"]["validation_fraction"] = 0.4
-    assert settings.check(config, SCHEMA) == ["P001", "P002", "P003", "P101"]
+    assert settings.check(config, SCHEMA)[1] == ["P001", "P002", "P003", "P101"]
 
 
 def test_a_listed_participant_must_be_in_the_folder(tmp_path):
@@ -128,7 +132,7 @@ def processed_data(folder, pids):
 
 def test_processed_data_participants_come_from_pid_npy(tmp_path):
     config = processed_data(tmp_path, ["P002", "P001", "P101", "P001", "P003", "P102"])
-    assert settings.check(config, SCHEMA) == ["P001", "P002", "P003", "P101", "P102"]
+    assert settings.check(config, SCHEMA)[1] == ["P001", "P002", "P003", "P101", "P102"]
 
 
 def test_processed_data_is_checked_once_before_anything_runs(tmp_path):
@@ -185,3 +189,9 @@ def test_a_dangling_symlink_is_named(tmp_path):
 def test_a_batch_of_one_window_is_refused():
     with pytest.raises(DataError, match=r"^config train.batch_size: 1 is less than the minimum"):
         settings.check(with_("train", batch_size=1), SCHEMA)
+
+
+def test_the_schema_names_every_model_family():
+    schema = yaml.safe_load(SCHEMA.read_text())
+    assert schema["properties"]["model"]["properties"]["name"]["enum"] == sorted(MODELS)
+    assert set(schema["required"]) == set(settings.SECTIONS) == set(DEFAULTS)

@@ -1,3 +1,5 @@
+import dataclasses
+import json
 import subprocess
 import sys
 import time
@@ -11,9 +13,20 @@ import xarray as xr
 
 from spectrohar import spectrogram
 from spectrohar.labels import PACKAGED_DICTIONARY
-from spectrohar.stores import STRING, write_dataset
+from spectrohar.layout import AXES, participant_windows, window_dataset
+from spectrohar.settings import Labels, Spectrogram
+from spectrohar.stores import write_dataset
 
 SETTINGS = {"n_fft": 120, "hop_length": 48, "window": "hann"}
+STAGE = {"channels": ["x", "y", "z"], "chunk_windows": 8, "dtype": "float32", **SETTINGS}
+
+
+def stage(scheme="Willetts2018", **changes):
+    """The spectrogram and labels sections that `spectrogram.build` takes, with `changes`."""
+    return {
+        "spectrogram": Spectrogram(**{**STAGE, **changes}),
+        "labels": Labels(scheme=scheme, dictionary=None, unknown="error"),
+    }
 
 
 def test_log_stft_is_scipy_stft(rng):
@@ -54,30 +67,29 @@ def test_log_stft_matches_the_notebooks_torch_stft_up_to_its_constant_scale(rng)
     np.testing.assert_allclose(notebook - ours, np.log(window.sum().item()), atol=1e-3)
 
 
-def test_channels_and_norm(rng):
+@pytest.mark.parametrize("axes", [AXES, ("z", "x", "y")])
+def test_channels_are_picked_by_axis_name_and_norm_is_the_magnitude(rng, axes):
     acceleration = rng.normal(size=(2, 3000, 3))
-    signals = spectrogram.channel_signals(acceleration, ["z", "norm"])
-    np.testing.assert_array_equal(signals[:, 0], acceleration[..., 2])
+    signals = spectrogram.channel_signals(acceleration, axes, ["z", "norm", "x"])
+    np.testing.assert_array_equal(signals[:, 0], acceleration[..., axes.index("z")])
     np.testing.assert_allclose(signals[:, 1], np.sqrt((acceleration**2).sum(axis=-1)))
+    np.testing.assert_array_equal(signals[:, 2], acceleration[..., axes.index("x")])
 
 
 def window_store(path, participant, annotations, rng):
+    """A window store in the windows stage's layout of `annotations`' windows of noise."""
     n = len(annotations)
-    ds = xr.Dataset(
-        {
-            "acceleration": (
-                ("window", "sample", "axis"),
-                rng.normal(size=(n, 3000, 3)).astype(np.float32),
-            )
-        },
-        coords={
-            "axis": np.asarray(["x", "y", "z"], dtype=STRING),
-            "window_start": ("window", pd.date_range("2016-01-01", periods=n, freq="30s").values),
-            "annotation": ("window", np.asarray(annotations, dtype=STRING)),
-            "participant": ("window", np.asarray([participant] * n, dtype=STRING)),
-        },
-        attrs={"sample_rate": 100, "window_length_s": 30, "participant": participant},
+    ds = window_dataset(
+        rng.normal(size=(n, 3000, 3)).astype(np.float32),
+        pd.date_range("2016-01-01", periods=n, freq="30s"),
+        annotations,
+        sample_rate=100,
+        window_length_s=30,
+        rows_read=n * 3000,
+        hours_annotated=n / 120,
+        windows_dropped={},
     )
+    ds = participant_windows(ds, participant, path)
     write_dataset(ds, path, chunks={"acceleration": (7, 3000, 3)})
     return ds
 
@@ -96,13 +108,8 @@ def test_build_writes_every_window_with_named_coordinates(tmp_path, rng):
         [tmp_path / "P001.zarr", tmp_path / "P002.zarr"],
         out,
         PACKAGED_DICTIONARY,
-        label_scheme="Walmsley2020",
-        unknown="error",
-        dtype="float32",
-        channels=["x", "y", "z", "norm"],
-        chunk_windows=8,
         threads=2,
-        **SETTINGS,
+        **stage("Walmsley2020", channels=["x", "y", "z", "norm"]),
     )
     ds = xr.open_zarr(out)
     assert ds.spectrogram.dims == ("window", "channel", "frequency", "frame")
@@ -110,7 +117,7 @@ def test_build_writes_every_window_with_named_coordinates(tmp_path, rng):
     # Every element written, equal to an in-memory STFT of the same windows.
     acceleration = np.concatenate([part.acceleration.values for part in parts])
     expected = spectrogram.log_stft(
-        spectrogram.channel_signals(acceleration, ["x", "y", "z", "norm"]), **SETTINGS
+        spectrogram.channel_signals(acceleration, AXES, ["x", "y", "z", "norm"]), **SETTINGS
     )
     np.testing.assert_array_equal(ds.spectrogram.values, expected)
     assert list(ds.channel.values) == ["x", "y", "z", "norm"]
@@ -127,19 +134,22 @@ def test_build_writes_every_window_with_named_coordinates(tmp_path, rng):
 
 
 BUILD = """
-import sys
-from spectrohar import spectrogram
+import json, sys
+from spectrohar import settings, spectrogram
 from spectrohar.labels import PACKAGED_DICTIONARY
-spectrogram.build(sys.argv[2:], sys.argv[1], PACKAGED_DICTIONARY, label_scheme="Willetts2018",
-                  unknown="error", channels=["x", "y", "z"], chunk_windows=8, dtype="float32",
-                  threads=1, n_fft=120, hop_length=48, window="hann")
+sections = settings.sections(json.loads(sys.argv[1]))
+spectrogram.build(sys.argv[3:], sys.argv[2], PACKAGED_DICTIONARY, threads=1, **sections)
 """
 
 
 def build_in_process(out, stores):
-    return subprocess.Popen([sys.executable, "-c", BUILD, str(out), *map(str, stores)])
+    config = {name: dataclasses.asdict(section) for name, section in stage().items()}
+    return subprocess.Popen(
+        [sys.executable, "-c", BUILD, json.dumps(config), str(out), *map(str, stores)]
+    )
 
 
+@pytest.mark.slow
 def test_a_killed_run_then_a_rerun_gives_the_uninterrupted_store(tmp_path, rng):
     for i in (1, 2):
         window_store(tmp_path / f"P00{i}.zarr", f"P00{i}", ["7030 sleeping;MET 0.95"] * 300, rng)

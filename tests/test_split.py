@@ -1,6 +1,7 @@
 import pytest
 
 from spectrohar.errors import DataError
+from spectrohar.settings import Split
 from spectrohar.split import check_sets, make_split, refuse_copies, select_participants
 from spectrohar.synthetic import participant_ids
 
@@ -8,7 +9,7 @@ PARTICIPANTS = [f"P{i:03d}" for i in range(1, 152)]
 
 
 def test_the_standard_split_holds_out_p101_to_p151():
-    split = make_split(PARTICIPANTS, test=["P101-P151"], validation_fraction=0.2, seed=1)
+    split = make_split(PARTICIPANTS, Split(["P101-P151"], 0.2, 1))
     sets = split.groupby("set").participant.apply(list)
     assert sets["test"] == [f"P{i}" for i in range(101, 152)]
     assert len(sets["validation"]) == 20 and len(sets["train"]) == 80
@@ -17,8 +18,7 @@ def test_the_standard_split_holds_out_p101_to_p151():
 
 def test_validation_is_seeded():
     first, again, other = (
-        make_split(PARTICIPANTS, test=["P101-P151"], validation_fraction=0.2, seed=seed)
-        for seed in (1, 1, 2)
+        make_split(PARTICIPANTS, Split(["P101-P151"], 0.2, seed)) for seed in (1, 1, 2)
     )
     assert first.equals(again)
     assert not first.equals(other)
@@ -34,9 +34,9 @@ def test_a_range_takes_those_present_and_an_id_must_exist():
 
 def test_a_split_without_a_set_is_an_error():
     with pytest.raises(DataError, match=r"0 test"):
-        make_split(["P001", "P002", "P003"], test=["P101-P151"], validation_fraction=0.5, seed=1)
+        make_split(["P001", "P002", "P003"], Split(["P101-P151"], 0.5, 1))
     with pytest.raises(DataError, match=r"validation"):
-        make_split(["P001", "P002", "P101"], test=["P101"], validation_fraction=0.1, seed=1)
+        make_split(["P001", "P002", "P101"], Split(["P101"], 0.1, 1))
 
 
 def test_a_range_matches_ascii_digits_only():
@@ -62,10 +62,7 @@ def test_the_same_recording_under_two_ids_is_refused_naming_both():
 @pytest.mark.parametrize("empty", ["validation", "test"])
 def test_a_set_without_windows_is_refused_naming_its_participants(empty):
     split = make_split(
-        ["P001", "P002", "P003", "P004", "P101", "P102"],
-        test=["P101-P151"],
-        validation_fraction=0.25,
-        seed=1,
+        ["P001", "P002", "P003", "P004", "P101", "P102"], Split(["P101-P151"], 0.25, 1)
     )
     members = split.participant[split.set == empty].tolist()
     check_sets(split, [{"participant": p, "windows_kept": 10} for p in split.participant])

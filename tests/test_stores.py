@@ -10,21 +10,23 @@ import pytest
 import xarray as xr
 import zarr
 from test_cache import spectrogram_store
-from test_spectrogram import SETTINGS, window_store
-from test_train import SETTINGS as TRAINING
+from test_spectrogram import stage, window_store
+from test_train import sections
 
-from spectrohar import evaluate, report, spectrogram, train
-from spectrohar.cache import Windows
+from spectrohar import predict, report, spectrogram, train
+from spectrohar.cache import Spectrograms
 from spectrohar.cli import main
 from spectrohar.errors import DataError
 from spectrohar.labels import PACKAGED_DICTIONARY
-from spectrohar.stores import STRING, open_store, reading, write_dataset
+from spectrohar.layout import AXES, spectrogram_dataset
+from spectrohar.settings import Report
+from spectrohar.stores import open_store, reading, write_dataset
 
 CLASSES = ["sit-stand", "sleep", "walking"]
 # 16-window chunks: c/0-c/2 hold P001 (training), c/3 P002 (validation), c/4-c/5 P101 (test).
 PARTICIPANTS = ["P001"] * 48 + ["P002"] * 16 + ["P101"] * 32
 # One quick epoch, the split held in memory.
-TRAIN_SETTINGS = {**TRAINING, "max_epochs": 1, "batch_size": 16, "memory_budget_mb": 4000}
+TRAIN_SETTINGS = sections(max_epochs=1, batch_size=16, memory_budget_mb=4000)
 
 
 def rebuild(path) -> str:
@@ -93,19 +95,27 @@ def checkpoint(pristine, tmp_path_factory):
 
 
 def test_every_array_is_checksummed_and_every_chunk_written(tmp_path):
-    # All zeros, so every chunk of window_start holds only its fill value: zarr skips those.
-    ds = xr.Dataset(
-        {"spectrogram": (("window", "channel", "frequency", "frame"), np.zeros((40, 3, 5, 4)))},
-        coords={
-            "channel": np.asarray(["x", "y", "z"], dtype=STRING),
-            "window_start": ("window", np.zeros(40, "datetime64[ns]")),
-        },
+    # All zeros and empty strings, so every chunk of the window coordinates holds only its
+    # fill value: zarr skips those.
+    ds = spectrogram_dataset(
+        np.zeros((40, 3, 5, 4)),
+        channels=AXES,
+        participant=[""] * 40,
+        window_start=np.zeros(40, "datetime64[ns]"),
+        annotation=[""] * 40,
+        label=[""] * 40,
+        n_fft=8,
+        hop_length=4,
+        window="hann",
+        sample_rate=100,
+        window_length_s=0.2,
+        label_scheme="Willetts2018",
     )
     write_dataset(
         ds.chunk({"window": 16}), tmp_path / "z.zarr", chunks={"spectrogram": (16, 3, 5, 4)}
     )
     arrays = dict(zarr.open_group(tmp_path / "z.zarr", mode="r").arrays())
-    assert sorted(arrays) == ["channel", "spectrogram", "window_start"]
+    assert sorted(arrays) == sorted(ds.variables)
     for name, array in arrays.items():
         assert isinstance(array.compressors[-1], zarr.codecs.Crc32cCodec), name
         assert array.nchunks_initialized == array.nchunks, name
@@ -136,9 +146,11 @@ def read_with_xarray(store):
 
 
 READERS = {
-    "in memory": lambda store: Windows(store, ["P101"], CLASSES),
+    "in memory": lambda store: Spectrograms(store, ["P101"], CLASSES),
     "streamed": lambda store: list(
-        Windows(store, ["P101"], CLASSES, memory_budget_mb=0).batches(8, np.random.default_rng(0))
+        Spectrograms(store, ["P101"], CLASSES, memory_budget_mb=0).batches(
+            8, np.random.default_rng(0)
+        )
     ),
     "xarray": read_with_xarray,
 }
@@ -204,13 +216,8 @@ def test_the_spectrogram_stage_stops_at_a_damaged_window_chunk(tmp_path, rng):
             stores,
             tmp_path / "spectrograms.zarr",
             PACKAGED_DICTIONARY,
-            label_scheme="Willetts2018",
-            unknown="error",
-            channels=["x", "y", "z"],
-            chunk_windows=8,
-            dtype="float32",
             threads=2,
-            **SETTINGS,
+            **stage(),
         )
 
 
@@ -223,30 +230,42 @@ def test_the_report_stops_at_a_damaged_example_window(store, tmp_path):
     metrics.write_text('{"classes": ["sleep"]}')
     text.write_text("")
     qc.write_text("participant\nP001\n")
-    html = tmp_path / "report" / "report.html"
+    html, examples = tmp_path / "report.html", tmp_path / "spectrogram_examples.png"
     with pytest.raises(DataError, match=damaged(store, "spectrogram", "c/0/0/0/0")):
-        report.build(store, history, metrics, text, qc, html, params={}, n_examples=2, seed=0)
-    assert not html.exists()
+        report.build(
+            store,
+            history,
+            metrics,
+            text,
+            qc,
+            {},
+            html,
+            {"spectrogram_examples": examples},
+            report=Report(examples_per_class=2, seed=0),
+            config={},
+        )
+    assert not html.exists() and not examples.exists()
 
 
 @pytest.mark.parametrize("damage", ["missing", "flipped"])
-def test_training_and_evaluation_stop_at_a_damaged_store(
+def test_training_and_prediction_stop_at_a_damaged_store(
     store, pristine, checkpoint, tmp_path, damage
 ):
     if damage == "missing":
         (store / "spectrogram" / "c/4/0/0/0").unlink()
-        train_error = evaluate_error = missing(store, "spectrogram", "c/4/0/0/0", 1, 6)
+        train_error = predict_error = missing(store, "spectrogram", "c/4/0/0/0", 1, 6)
     else:
         for chunk in ("c/1/0/0/0", "c/4/0/0/0"):
             flip_bytes(store / "spectrogram" / chunk)
-        # Training reads the training and validation chunks only, evaluation the test ones.
+        # Training reads the training and validation chunks only, prediction the validation
+        # and test ones.
         train_error = damaged(store, "spectrogram", "c/1/0/0/0")
-        evaluate_error = damaged(store, "spectrogram", "c/4/0/0/0")
+        predict_error = damaged(store, "spectrogram", "c/4/0/0/0")
     split = pristine[1]
     model, history = tmp_path / "model.pt", tmp_path / "history.csv"
     with pytest.raises(DataError, match=train_error):
         train.build(store, split, model, history, **TRAIN_SETTINGS)
-    outputs = [tmp_path / name for name in ("p.parquet", "metrics.json", "report.txt")]
-    with pytest.raises(DataError, match=evaluate_error):
-        evaluate.build(store, split, checkpoint, *outputs, device="cpu", memory_budget_mb=4000)
-    assert not any(p.exists() for p in [model, history, tmp_path / "train-state.pt", *outputs])
+    predictions = tmp_path / "predictions.parquet"
+    with pytest.raises(DataError, match=predict_error):
+        predict.build(store, split, checkpoint, predictions, **TRAIN_SETTINGS)
+    assert not any(p.exists() for p in [model, history, tmp_path / "train-state.pt", predictions])

@@ -8,6 +8,7 @@ import pytest
 from scipy import signal
 
 from spectrohar import synthetic
+from spectrohar.settings import Synthetic
 
 DICT_FILE = importlib.resources.files("spectrohar") / "data" / "annotation-label-dictionary.csv"
 HOURS = 1.0
@@ -23,7 +24,7 @@ def dictionary():
 def folder(tmp_path_factory):
     out = tmp_path_factory.mktemp("capture24")
     for pid in PIDS:
-        synthetic.write_recording(out / f"{pid}.csv.gz", pid, HOURS, seed=7)
+        synthetic.write_recording(out / f"{pid}.csv.gz", pid, Synthetic(len(PIDS), HOURS, seed=7))
     return out
 
 
@@ -100,9 +101,9 @@ def test_deterministic(tmp_path):
         tmp_path / "b" / "P010.csv.gz",
         tmp_path / "P011.csv.gz",
     )
-    synthetic.write_recording(a, "P010", 0.1, seed=1)
-    synthetic.write_recording(b, "P010", 0.1, seed=1)
-    synthetic.write_recording(c, "P011", 0.1, seed=1)
+    synthetic.write_recording(a, "P010", Synthetic(2, 0.1, seed=1))
+    synthetic.write_recording(b, "P010", Synthetic(2, 0.1, seed=1))
+    synthetic.write_recording(c, "P011", Synthetic(2, 0.1, seed=1))
     assert a.read_bytes() == b.read_bytes()
     xa, xc = (pd.read_csv(p)[["x", "y", "z"]].to_numpy() for p in (a, c))
     assert not np.allclose(xa, xc)
@@ -151,16 +152,16 @@ def test_sitting_and_standing_differ_by_orientation(segments):
 def test_sleep_is_stiller_than_walking():
     # Night is not guaranteed in a short recording, so compare the bout generator directly.
     rng = np.random.default_rng(0)
-    p = {"cadence": 1.9, "pedal": 1.0, "walk_amp": 0.3, "act": 1.0}
-    sleep = synthetic._signal("sleep", rng, 60_000, p)
-    walk = synthetic._signal("walking", rng, 60_000, p)
+    traits = {"cadence": 1.9, "pedal": 1.0, "walk_amp": 0.3, "activity": 1.0}
+    sleep = synthetic._signal("sleep", rng, 60_000, traits)
+    walk = synthetic._signal("walking", rng, 60_000, traits)
     assert np.linalg.norm(sleep, axis=1).std() < 0.1 * np.linalg.norm(walk, axis=1).std()
     assert 1.5 <= _dominant_hz(walk) <= 2.3
 
 
 def test_write_metadata(tmp_path):
     pids = synthetic.participant_ids(10)
-    synthetic.write_metadata(tmp_path, pids, seed=3)
+    synthetic.write_metadata(tmp_path, pids, Synthetic(10, 1, seed=3))
     meta = pd.read_csv(tmp_path / "metadata.csv")
     assert list(meta.columns) == ["pid", "age", "sex"]
     assert meta.pid.tolist() == pids
@@ -168,7 +169,7 @@ def test_write_metadata(tmp_path):
     assert set(meta.sex) <= {"F", "M"}
     copied = (tmp_path / "annotation-label-dictionary.csv").read_bytes()
     assert copied == DICT_FILE.read_bytes()
-    synthetic.write_metadata(tmp_path / "again", pids, seed=3)
+    synthetic.write_metadata(tmp_path / "again", pids, Synthetic(10, 1, seed=3))
     assert (tmp_path / "again" / "metadata.csv").read_bytes() == (
         tmp_path / "metadata.csv"
     ).read_bytes()

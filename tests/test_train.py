@@ -13,8 +13,8 @@ import pytest
 import torch
 from test_cache import spectrogram_store
 
-from spectrohar import train
-from spectrohar.cache import Windows
+from spectrohar import settings, train
+from spectrohar.cache import Spectrograms
 from spectrohar.errors import DataError
 from spectrohar.models import build_model
 from spectrohar.train import fit
@@ -29,10 +29,10 @@ def separable(path, n, rng, memory_budget_mb=4000):
     for cls in range(3):
         x[y == cls, :, 10 + 15 * cls : 14 + 15 * cls] += 4
     spectrogram_store(path, ["P001"] * n, np.array(CLASSES)[y], x, chunk=32)
-    return Windows(path, ["P001"], CLASSES, memory_budget_mb=memory_budget_mb)
+    return Spectrograms(path, ["P001"], CLASSES, memory_budget_mb=memory_budget_mb)
 
 
-def fit_separable(folder, rng, n, *, streamed=False, **settings):
+def fit_separable(folder, rng, n, *, streamed=False, **fitting):
     """A width-4 CNN fitted on separable stores of n training and n/2 validation windows."""
     torch.manual_seed(0)
     model = build_model("cnn", n_classes=3, in_channels=3, width=4)
@@ -40,8 +40,8 @@ def fit_separable(folder, rng, n, *, streamed=False, **settings):
         folder / "train.zarr", n, rng, memory_budget_mb=0 if streamed else 4000
     )
     validation = separable(folder / "validation.zarr", n // 2, rng)
-    settings = {"batch_size": 32, "device": torch.device("cpu"), "seed": 0, **settings}
-    return model, *fit(model, train_windows, validation, **settings)
+    fitting = {"batch_size": 32, "device": torch.device("cpu"), "seed": 0, **fitting}
+    return model, *fit(model, train_windows, validation, **fitting)
 
 
 def test_fit_learns_and_keeps_the_best_validation_epoch(tmp_path, rng):
@@ -93,8 +93,8 @@ def test_the_default_cnn_is_the_tutorials():
     assert model[3](model[2](model[1](model[0](x)))).shape == (2, 256, 4, 4)
 
 
-SETTINGS = {
-    "model": {"name": "cnn", "width": 4},
+MODEL = {"name": "cnn", "width": 4}
+TRAINING = {
     "device": "cpu",
     "max_epochs": 6,
     "batch_size": 32,
@@ -111,8 +111,8 @@ SETTINGS = {
 
 TRAIN = """
 import json, sys
-from spectrohar import train
-train.build(*sys.argv[1:5], **json.loads(sys.argv[5]))
+from spectrohar import settings, train
+train.build(*sys.argv[1:5], **settings.sections(json.loads(sys.argv[5])))
 """
 
 # P001 trains, P002 validates, P101 is tested.
@@ -143,22 +143,33 @@ def inputs(tmp_path, rng):
     return write_inputs(tmp_path, *banded_noise(rng))
 
 
-def train_here(inputs, folder, **settings):
+def config(**training):
+    """The model and train sections, with `training` changed."""
+    return {"model": MODEL, "train": {**TRAINING, **training}}
+
+
+def sections(**training):
+    """The typed model and train sections that `train.build` takes, with `training` changed."""
+    return settings.sections(config(**training))
+
+
+def train_here(inputs, folder, **training):
     """Train in this process, writing model.pt and history.csv to `folder`."""
-    train.build(*inputs, folder / "model.pt", folder / "history.csv", **{**SETTINGS, **settings})
+    train.build(*inputs, folder / "model.pt", folder / "history.csv", **sections(**training))
 
 
 def start_training(inputs, folder):
     """Train deterministically in a process of its own, which a test can kill."""
     folder.mkdir(exist_ok=True)
     paths = [*inputs, folder / "model.pt", folder / "history.csv"]
-    settings = json.dumps({**SETTINGS, "deterministic": True})
-    return subprocess.Popen([sys.executable, "-c", TRAIN, *map(str, paths), settings])
+    return subprocess.Popen(
+        [sys.executable, "-c", TRAIN, *map(str, paths), json.dumps(config(deterministic=True))]
+    )
 
 
 def outcome(folder):
     history = pd.read_csv(folder / "history.csv").drop(columns=["seconds", "windows_per_s"])
-    return history, torch.load(folder / "model.pt", weights_only=True)["state_dict"]
+    return history, torch.load(folder / "model.pt", weights_only=True)["weights"]
 
 
 def assert_same(a, b):
@@ -167,6 +178,7 @@ def assert_same(a, b):
     assert all(torch.equal(a[1][k], b[1][k]) for k in a[1])
 
 
+@pytest.mark.slow
 def test_the_same_settings_train_the_same_model_twice(inputs, tmp_path):
     for name in ("first", "second"):
         assert start_training(inputs, tmp_path / name).wait() == 0
@@ -174,6 +186,7 @@ def test_the_same_settings_train_the_same_model_twice(inputs, tmp_path):
     assert len(outcome(tmp_path / "first")[0]) == 6
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_from_its_last_epoch(inputs, tmp_path):
     assert start_training(inputs, tmp_path / "reference").wait() == 0
     killed = start_training(inputs, tmp_path / "resumed")
@@ -209,8 +222,9 @@ def test_mixed_precision_and_channels_last_train_too(tmp_path, rng):
 
 
 def test_a_model_that_cannot_take_the_spectrograms_is_a_clear_error(inputs, tmp_path):
-    with pytest.raises(DataError, match=r"config model \{'name': 'cnn', 'depth': 7\} cannot take"):
-        train_here(inputs, tmp_path, model={"name": "cnn", "depth": 7})
+    typed = settings.sections({"model": {"name": "cnn", "depth": 7}, "train": TRAINING})
+    with pytest.raises(DataError, match=r"config model cnn \{'depth': 7\} cannot take"):
+        train.build(*inputs, tmp_path / "model.pt", tmp_path / "history.csv", **typed)
 
 
 class Touch:
@@ -252,9 +266,9 @@ def test_a_planted_state_runs_nothing_and_training_starts_fresh(inputs, tmp_path
 def first_batch_with_nan_or_inf(store):
     """(position from 1, number of batches) of the first batch of the first epoch that holds a
     non-finite value, in the order that training draws them."""
-    windows = Windows(store, ["P001"], CLASSES, memory_budget_mb=SETTINGS["memory_budget_mb"])
-    rng = np.random.default_rng(SETTINGS["seed"])
-    finite = [bool(x.isfinite().all()) for x, _ in windows.batches(SETTINGS["batch_size"], rng)]
+    windows = Spectrograms(store, ["P001"], CLASSES, memory_budget_mb=TRAINING["memory_budget_mb"])
+    rng = np.random.default_rng(TRAINING["seed"])
+    finite = [bool(x.isfinite().all()) for x, _ in windows.batches(TRAINING["batch_size"], rng)]
     return finite.index(False) + 1, len(finite)
 
 

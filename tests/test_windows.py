@@ -1,3 +1,4 @@
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -6,18 +7,25 @@ import pytest
 import xarray as xr
 from conftest import write_recording
 
-from spectrohar import windows
+from spectrohar import settings, windows
 from spectrohar.errors import DataError
+from spectrohar.settings import Windows
+from spectrohar.sources import capture24, npy
 
 START = np.datetime64("2016-11-13T02:18:00", "ns")
-BUILD = {
-    "kind": "capture24",
-    "on_error": "stop",
-    "sample_rate": 100,
-    "window_length_s": 30,
-    "resample": False,
-    "unit": "g",
-}
+SOURCE = {"kind": "capture24", "path": "unused", "participants": [], "on_error": "stop"}
+WINDOWS = Windows(length_s=30, sample_rate=100, resample=False, unit="g")
+
+
+def build_store(recording, store, participant, on_error="stop", **changes):
+    """The windows rule on one recording file, with the windows settings `changes`."""
+    windows.build(
+        {"recording": str(recording)},
+        store,
+        participant,
+        source=settings.section("source", {**SOURCE, "on_error": on_error}),
+        windows=dataclasses.replace(WINDOWS, **changes),
+    )
 
 
 def grid(n, step_ms=10):
@@ -93,7 +101,7 @@ def test_read_recording_parses_a_capture24_file(tmp_path, rng):
     path = write_recording(
         tmp_path / "P001.csv.gz", "2016-11-13 02:18:00", acceleration, annotation
     )
-    time, read, labels = windows.read_recording(path)
+    time, read, labels = capture24.read_recording(path)
     assert time.dtype == np.dtype("datetime64[ns]")
     assert time[1] - time[0] == np.timedelta64(10, "ms")
     np.testing.assert_allclose(read, acceleration, rtol=1e-6)
@@ -107,7 +115,7 @@ def test_build_writes_a_store_xarray_opens(tmp_path, rng):
     path = write_recording(
         tmp_path / "P007.csv.gz", "2016-11-13 02:18:00", acceleration, ["a"] * 6000 + [None] * 3000
     )
-    windows.build(path, tmp_path / "P007.zarr", "P007", **BUILD)
+    build_store(path, tmp_path / "P007.zarr", "P007")
     ds = xr.open_zarr(tmp_path / "P007.zarr")
     assert ds.sizes["window"] == 2
     assert list(ds.participant.values) == ["P007", "P007"]
@@ -128,14 +136,14 @@ def test_a_header_only_file_is_a_clear_error(tmp_path):
     path = tmp_path / "P002.csv"
     path.write_text("time,x,y,z,annotation\n")
     with pytest.raises(DataError, match=r"P002.csv: has 0 rows, too few to be a recording$"):
-        windows.build(path, tmp_path / "P002.zarr", "P002", **BUILD)
+        build_store(path, tmp_path / "P002.zarr", "P002")
 
 
 def test_a_corrupt_file_names_itself(tmp_path):
     path = tmp_path / "P003.csv.gz"
     path.write_bytes(b"\x1f\x8b\x08\x00garbage")
     with pytest.raises(DataError, match=r"P003.csv.gz: cannot be read"):
-        windows.read_recording(path)
+        capture24.read_recording(path)
 
 
 HEADER = "time,x,y,z,annotation\n"
@@ -182,7 +190,7 @@ def test_bad_recordings_are_named_and_placed(tmp_path, text, message):
     path = tmp_path / "P009.csv"
     path.write_text(text)
     with pytest.raises(DataError, match=rf"^{tmp_path}/P009.csv: {message}"):
-        windows.read_recording(path)
+        capture24.read_recording(path)
 
 
 def test_a_truncated_gzip_is_an_error_not_a_short_recording(tmp_path, rng):
@@ -192,7 +200,7 @@ def test_a_truncated_gzip_is_an_error_not_a_short_recording(tmp_path, rng):
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(DataError, match=r"P004.csv.gz: .*[Tt]runcated"):
-        windows.read_recording(path)
+        capture24.read_recording(path)
 
 
 def test_empty_cells_and_long_gaps_are_counted_not_fatal(tmp_path, rng):
@@ -213,9 +221,9 @@ def test_skip_mode_keeps_an_empty_store_that_says_why(tmp_path):
     path = tmp_path / "P005.csv.gz"
     path.write_bytes(b"\x1f\x8b\x08\x00garbage")
     with pytest.raises(DataError):
-        windows.build(path, tmp_path / "stop.zarr", "P005", **BUILD)
+        build_store(path, tmp_path / "stop.zarr", "P005")
     assert not (tmp_path / "stop.zarr").exists()
-    windows.build(path, tmp_path / "P005.zarr", "P005", **{**BUILD, "on_error": "skip"})
+    build_store(path, tmp_path / "P005.zarr", "P005", on_error="skip")
     ds = xr.open_zarr(tmp_path / "P005.zarr")
     assert ds.sizes["window"] == 0 and ds.acceleration.shape == (0, 3000, 3)
     assert ds.attrs["error"].startswith(f"{path}: ")
@@ -225,7 +233,7 @@ def test_no_annotated_window_is_a_warning_and_an_empty_store(tmp_path, rng, capl
     path = write_recording(
         tmp_path / "P006.csv.gz", "2016-11-13 02:18:00", rng.normal(size=(6000, 3)), [None] * 6000
     )
-    windows.build(path, tmp_path / "P006.zarr", "P006", **BUILD)
+    build_store(path, tmp_path / "P006.zarr", "P006")
     ds = xr.open_zarr(tmp_path / "P006.zarr")
     assert ds.sizes["window"] == 0
     assert ds.attrs["windows_dropped"] == {
@@ -246,7 +254,7 @@ def test_another_sample_rate_is_rejected_with_the_measured_rate(tmp_path, rng):
         match=r"P008.csv.gz: sampled at 100 Hz, not windows.sample_rate "
         r"30 Hz \(set windows.resample: true to resample it\)$",
     ):
-        windows.window_recording(path, sample_rate=30, window_length_s=30, resample=False)
+        capture24.read({"recording": path}, "P008", dataclasses.replace(WINDOWS, sample_rate=30))
 
 
 def test_resampling_keeps_the_signal_and_marks_what_it_cannot_know(rng):
@@ -281,7 +289,7 @@ def test_processed_data_rows_become_the_participants_store(tmp_path, rng):
     x[310, 5, 1] = np.nan
     x[590, 7, 2] = np.inf
     folder = processed_data(tmp_path, x, ["P001"] * 300 + ["P002"] * 300, rng)
-    ds = windows.window_arrays(folder, "P002", sample_rate=100, window_length_s=30)
+    ds = npy.window_arrays(folder, "P002", WINDOWS)
     assert ds.attrs["windows_dropped"] == {
         "incomplete": 0,
         "nan": 1,
@@ -328,13 +336,13 @@ def test_inconsistent_processed_data_is_named(tmp_path, rng, change, message):
     for name, array in change.items():
         np.save(folder / name, array)
     with pytest.raises(DataError, match=message):
-        windows.window_arrays(folder, "P001", sample_rate=100, window_length_s=30)
+        npy.window_arrays(folder, "P001", WINDOWS)
 
 
 def test_missing_processed_data_files_are_listed(tmp_path):
     np.save(tmp_path / "X.npy", np.zeros((1, 3000, 3), np.float32))
     with pytest.raises(DataError, match=r"no Y.npy, T.npy, pid.npy"):
-        windows.read_processed(tmp_path, 3000)
+        npy.read_processed(tmp_path, 3000)
 
 
 def test_ten_second_windows(rng):
@@ -352,7 +360,7 @@ def test_ten_second_windows(rng):
 
 def test_a_missing_recording_is_named(tmp_path):
     with pytest.raises(DataError, match=rf"^{tmp_path}/P010.csv.gz: cannot be read .*No such file"):
-        windows.read_recording(tmp_path / "P010.csv.gz")
+        capture24.read_recording(tmp_path / "P010.csv.gz")
 
 
 class Payload:
@@ -375,7 +383,7 @@ def test_a_pickled_processed_data_array_runs_nothing(tmp_path, rng):
     assert marker.exists()
     marker.unlink()
     with pytest.raises(DataError, match=r"pid.npy: holds Python objects \(refused"):
-        windows.read_processed(folder, 3000)
+        npy.read_processed(folder, 3000)
     assert not marker.exists()
 
 
@@ -385,7 +393,7 @@ def test_a_truncated_processed_data_array_is_named(tmp_path, rng, name):
     data = (folder / name).read_bytes()
     (folder / name).write_bytes(data[: len(data) - 100])
     with pytest.raises(DataError, match=rf"^{folder / name}: cannot be read as a .npy array"):
-        windows.read_processed(folder, 3000)
+        npy.read_processed(folder, 3000)
 
 
 def test_infinite_values_in_a_recording_drop_their_windows(tmp_path, rng):
@@ -397,7 +405,7 @@ def test_infinite_values_in_a_recording_drop_their_windows(tmp_path, rng):
         time, x, y, z, annotation = lines[line].split(",")
         lines[line] = ",".join([time, x, value, z, annotation])
     path.write_text("\n".join(lines) + "\n")
-    windows.build(path, tmp_path / "P011.zarr", "P011", **BUILD)
+    build_store(path, tmp_path / "P011.zarr", "P011")
     ds = xr.open_zarr(tmp_path / "P011.zarr")
     assert ds.attrs["windows_dropped"]["infinite"] == 3
     assert ds.sizes["window"] == 1 and np.isfinite(ds.acceleration.values).all()
@@ -421,7 +429,7 @@ def test_values_far_from_one_g_are_refused_with_the_likely_unit(tmp_path, scale,
     still = np.tile([0.0, 0.0, 1.0], (6000, 1)) * scale
     path = write_recording(tmp_path / "P012.csv", "2016-11-13 02:18:00", still, ["a"] * 6000)
     with pytest.raises(DataError, match=rf"^{path}: median acceleration magnitude {message}"):
-        windows.build(path, tmp_path / "P012.zarr", "P012", **{**BUILD, "unit": unit})
+        build_store(path, tmp_path / "P012.zarr", "P012", unit=unit)
 
 
 def test_a_declared_unit_is_converted_to_g(tmp_path, rng):
@@ -429,7 +437,7 @@ def test_a_declared_unit_is_converted_to_g(tmp_path, rng):
     path = write_recording(
         tmp_path / "P013.csv", "2016-11-13 02:18:00", acceleration * 9.80665, ["a"] * 6000
     )
-    windows.build(path, tmp_path / "P013.zarr", "P013", **{**BUILD, "unit": "m/s2"})
+    build_store(path, tmp_path / "P013.zarr", "P013", unit="m/s2")
     ds = xr.open_zarr(tmp_path / "P013.zarr")
     np.testing.assert_allclose(ds.acceleration.values.reshape(-1, 3), acceleration, rtol=1e-5)
     assert ds.acceleration.attrs["units"] == "g"
@@ -441,7 +449,7 @@ def test_a_plain_csv_named_gz_is_named(tmp_path, rng):
     )
     path = plain.rename(tmp_path / "P014.csv.gz")
     with pytest.raises(DataError, match=rf"^{path}: is named .gz but is not gzip-compressed"):
-        windows.read_recording(path)
+        capture24.read_recording(path)
 
 
 def test_a_time_zone_offset_is_placed(tmp_path):
@@ -450,11 +458,11 @@ def test_a_time_zone_offset_is_placed(tmp_path):
     with pytest.raises(
         DataError, match=r"P015.csv: line 3, column 'time': '.*\+01:00' has a time zone offset"
     ):
-        windows.read_recording(path)
+        capture24.read_recording(path)
 
 
 def test_a_dangling_symlink_is_named(tmp_path):
     path = tmp_path / "P016.csv.gz"
     path.symlink_to(tmp_path / "elsewhere" / "P016.csv.gz")
     with pytest.raises(DataError, match=rf"^{path}: is a broken symbolic link to .*elsewhere"):
-        windows.read_recording(path)
+        capture24.read_recording(path)

@@ -1,6 +1,7 @@
 """The real workflow, run by Snakemake on a small synthetic dataset in a temporary folder."""
 
 import gzip
+import html
 import json
 import os
 import re
@@ -30,6 +31,8 @@ SMALL = {
 PARTICIPANTS = participant_ids(8)
 TEST = [p for p in PARTICIPANTS if p >= "P101"]
 
+
+pytestmark = pytest.mark.slow  # every test here runs Snakemake
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
 
@@ -155,10 +158,14 @@ def test_split_checkpoint_and_history(run):
 
 
 def test_the_model_beats_chance_on_held_out_participants(run):
-    predictions = pd.read_parquet(run / "results" / "predictions.parquet")
-    assert sorted(predictions.participant.unique()) == TEST
-    probabilities = predictions.filter(like="probability_").to_numpy()
+    table = pd.read_parquet(run / "results" / "predictions.parquet")
+    split = pd.read_csv(run / "results" / "split.csv")
+    for name in ("validation", "test"):
+        mine = table.participant[table.set == name]
+        assert sorted(mine.unique()) == sorted(split.participant[split.set == name])
+    probabilities = table.filter(like="probability_").to_numpy()
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
+    predictions = table[table.set == "test"]
     metrics = json.loads((run / "results" / "metrics.json").read_text())
     assert metrics["n_windows"] == len(predictions)
     majority = predictions.label.value_counts(normalize=True).iloc[0]
@@ -168,16 +175,18 @@ def test_the_model_beats_chance_on_held_out_participants(run):
 
 
 def test_report_logs_and_benchmarks(run):
-    html = (run / "results" / "report" / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 4
-    assert "Data quality per participant" in html
+    page = (run / "results" / "report" / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 4
+    for caption in (REPO / "workflow" / "report").glob("*.rst"):
+        assert f"<figcaption>{html.escape(' '.join(caption.read_text().split()))}<" in page
+    assert "Data quality per participant" in page and "30 s windows kept" in page
     qc = pd.read_csv(run / "results" / "qc.csv", keep_default_na=False)
     assert qc.participant.tolist() == PARTICIPANTS and (qc.error == "").all()
     stores = [xr.open_zarr(run / "results" / "windows" / f"{p}.zarr") for p in PARTICIPANTS]
     assert qc.windows_kept.tolist() == [ds.sizes["window"] for ds in stores]
     assert qc.filter(like="label_").sum(axis=1).tolist() == qc.windows_kept.tolist()
-    for rule in ("qc", "spectrogram", "split", "train", "evaluate", "report"):
-        assert (run / "benchmarks" / "rules" / f"{rule}.tsv").exists()
+    for rule in ("qc", "spectrogram", "split", "train", "predict", "score", "report"):
+        assert (run / "logs" / "benchmarks" / f"{rule}.tsv").exists()
         assert (run / "logs" / f"{rule}.log").exists()
     assert "windows kept" in (run / "logs" / "windows" / f"{PARTICIPANTS[0]}.log").read_text()
 
@@ -186,7 +195,8 @@ def test_a_training_setting_reruns_training_not_the_spectrograms(run):
     assert planned_jobs(run) == set()
     assert planned_jobs(run, "--config", "train={max_epochs: 2}") == {
         "train",
-        "evaluate",
+        "predict",
+        "score",
         "report",
         "all",
     }
@@ -196,7 +206,8 @@ def test_an_stft_setting_reruns_the_spectrograms_not_the_windows(run):
     assert planned_jobs(run, "--config", "spectrogram={hop_length: 40}") == {
         "spectrogram",
         "train",
-        "evaluate",
+        "predict",
+        "score",
         "report",
         "all",
     }
@@ -270,7 +281,7 @@ def test_a_killed_forcerun_is_finished_by_a_plain_rerun(run, tmp_path):
     os.killpg(forced.pid, signal.SIGINT)  # Ctrl-C in a terminal
     forced.wait(timeout=60)
     assert not model.exists()
-    assert planned_jobs(folder) == {"train", "evaluate", "report", "all"}
+    assert planned_jobs(folder) == {"train", "predict", "score", "report", "all"}
     result = snakemake(folder, "--cores", "2")
     assert result.returncode == 0, result.stderr[-4000:]
     assert model.exists() and planned_jobs(folder) == set()

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from spectrohar.errors import DataError
-from spectrohar.report import DPI, plot_window
+from spectrohar.figures import DPI, plot_window
 from spectrohar.stores import describe, open_store, reading
 
 

@@ -3,8 +3,8 @@
 import pandas as pd
 
 from spectrohar.labels import map_labels, read_dictionary
+from spectrohar.layout import DROP_REASONS
 from spectrohar.stores import open_store
-from spectrohar.windows import DROP_REASONS
 
 
 def quality_table(window_stores, dictionary: pd.DataFrame, scheme: str) -> pd.DataFrame:
@@ -32,8 +32,8 @@ def quality_table(window_stores, dictionary: pd.DataFrame, scheme: str) -> pd.Da
     return table[[c for c in table.columns if not c.startswith("label_")] + label_columns]
 
 
-def build(window_stores, dictionary, table, *, label_scheme) -> None:
-    """The qc rule: write the table as CSV."""
-    quality_table(window_stores, read_dictionary(dictionary), label_scheme).to_csv(
+def build(window_stores, dictionary, table, *, labels) -> None:
+    """The qc rule: write the table, labels under the `labels` scheme, as CSV."""
+    quality_table(window_stores, read_dictionary(dictionary), labels.scheme).to_csv(
         table, index=False
     )

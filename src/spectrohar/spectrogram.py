@@ -19,17 +19,18 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from spectrohar import __version__
 from spectrohar.labels import map_labels, read_dictionary
-from spectrohar.stores import STRING, open_store, reading, write_dataset
-from spectrohar.windows import AXES
+from spectrohar.layout import NORM, spectrogram_dataset
+from spectrohar.stores import open_store, reading, write_dataset
 
 log = logging.getLogger(__name__)
 
 LOG_OFFSET = 1e-16  # the tutorial's: keeps log finite where the magnitude is exactly zero
+SCALING = "scipy.signal.stft (1/sum(window)), log(|Z| + 1e-16)"
 SUB_BATCH = 16
 
 
 def log_stft(signal, *, n_fft, hop_length, window="hann") -> np.ndarray:
-    """log(|STFT| + 1e-16) of the last axis, as float32: (..., frequency, frame)."""
+    """log(|STFT| + 1e-16) of the last axis of `signal`, as float32: (..., frequency, frame)."""
     taper = scipy.signal.get_window(window, n_fft).astype(np.float32)
     frames = sliding_window_view(np.asarray(signal, dtype=np.float32), n_fft, axis=-1)
     spectrum = np.abs(scipy.fft.rfft(frames[..., ::hop_length, :] * (taper / taper.sum())))
@@ -37,13 +38,19 @@ def log_stft(signal, *, n_fft, hop_length, window="hann") -> np.ndarray:
     return np.ascontiguousarray(spectrum.swapaxes(-1, -2))
 
 
-def channel_signals(acceleration, channels) -> np.ndarray:
-    """(window, sample, axis) acceleration -> (window, channel, sample) signals; 'norm' is the
-    vector magnitude."""
-    signals = {axis: acceleration[..., i] for i, axis in enumerate(AXES)}
-    if "norm" in channels:
-        signals["norm"] = np.linalg.norm(acceleration, axis=-1)
-    return np.stack([signals[name] for name in channels], axis=1)
+def channel_signals(acceleration, axes, channels) -> np.ndarray:
+    """(window, sample, axis) acceleration whose axes are named `axes` -> (window, channel,
+    sample) signals of `channels`, each an axis by name or NORM, the vector magnitude."""
+    axes = list(axes)
+    return np.stack(
+        [
+            np.linalg.norm(acceleration, axis=-1)
+            if name == NORM
+            else acceleration[..., axes.index(name)]
+            for name in channels
+        ],
+        axis=1,
+    )
 
 
 def stft_shape(window_samples, *, n_fft, hop_length) -> tuple[int, int]:
@@ -51,29 +58,40 @@ def stft_shape(window_samples, *, n_fft, hop_length) -> tuple[int, int]:
     return n_fft // 2 + 1, (window_samples - n_fft) // hop_length + 1
 
 
-def spectrograms(acceleration, *, channels, n_fft, hop_length, window, dtype) -> np.ndarray:
-    """(window, sample, axis) acceleration -> (window, channel, frequency, frame) log STFT.
+def window_spectrograms(
+    acceleration, *, axes, channels, n_fft, hop_length, window, dtype
+) -> np.ndarray:
+    """(window, sample, axis) acceleration whose axes are named `axes` -> (window, channel,
+    frequency, frame) log STFT of `channels`.
 
     A few windows at a time, so that the frames and spectra in flight stay in the CPU's cache.
     """
     n_freq, n_frames = stft_shape(acceleration.shape[1], n_fft=n_fft, hop_length=hop_length)
     out = np.empty((len(acceleration), len(channels), n_freq, n_frames), dtype=dtype)
     for start in range(0, len(acceleration), SUB_BATCH):
-        signals = channel_signals(acceleration[start : start + SUB_BATCH], channels)
+        signals = channel_signals(acceleration[start : start + SUB_BATCH], axes, channels)
         out[start : start + SUB_BATCH] = log_stft(
             signals, n_fft=n_fft, hop_length=hop_length, window=window
         )
     return out
 
 
-def compute(windows: xr.Dataset, *, n_fft, hop_length, window, channels, dtype) -> xr.Dataset:
-    """Lazy spectrograms of a (dask-backed) window dataset, with named, self-describing axes."""
-    sample_rate = windows.attrs["sample_rate"]
+def lazy_spectrograms(
+    windows: xr.Dataset, *, channels, n_fft, hop_length, window, dtype
+) -> da.Array:
+    """The (window, channel, frequency, frame) log STFT of a window Dataset's acceleration as a
+    dask array, one task per chunk of windows."""
     n_freq, n_frames = stft_shape(windows.sizes["sample"], n_fft=n_fft, hop_length=hop_length)
     acceleration = windows.acceleration.data
     stft = {"n_fft": n_fft, "hop_length": hop_length, "window": window}
-    spectrogram = da.map_blocks(
-        functools.partial(spectrograms, channels=channels, dtype=dtype, **stft),
+    return da.map_blocks(
+        functools.partial(
+            window_spectrograms,
+            axes=windows.axis.values.tolist(),
+            channels=channels,
+            dtype=dtype,
+            **stft,
+        ),
         acceleration,
         dtype=np.dtype(dtype),
         meta=np.empty((0, 0, 0, 0), dtype=dtype),
@@ -81,72 +99,50 @@ def compute(windows: xr.Dataset, *, n_fft, hop_length, window, channels, dtype) 
         new_axis=[1, 2, 3],
         chunks=(acceleration.chunks[0], (len(channels),), (n_freq,), (n_frames,)),
     )
-    frequency = np.fft.rfftfreq(n_fft, d=1 / sample_rate)
-    frame = (np.arange(n_frames) * hop_length + n_fft / 2) / sample_rate
-    return xr.Dataset(
-        {"spectrogram": (("window", "channel", "frequency", "frame"), spectrogram)},
-        coords={
-            "channel": np.asarray(channels, dtype=STRING),
-            "frequency": ("frequency", frequency, {"units": "Hz"}),
-            "frame": (
-                "frame",
-                frame,
-                {"units": "s", "long_name": "frame centre from window start"},
-            ),
-            **{name: coord for name, coord in windows.coords.items() if coord.dims == ("window",)},
-        },
-        attrs={
-            "n_fft": n_fft,
-            "hop_length": hop_length,
-            "window": window,
-            "channels": list(channels),
-            "scaling": "scipy.signal.stft (1/sum(window)), log(|Z| + 1e-16)",
-            "sample_rate": sample_rate,
-            "window_length_s": windows.attrs["window_length_s"],
-        },
-    )
 
 
-def build(
-    window_stores,
-    store,
-    dictionary,
-    *,
-    label_scheme,
-    unknown,
-    n_fft,
-    hop_length,
-    window,
-    channels,
-    chunk_windows,
-    dtype,
-    threads,
-) -> None:
-    """The spectrogram rule: every participant's window store -> one spectrogram store."""
+def build(window_stores, store, dictionary, *, spectrogram, labels, threads) -> None:
+    """The spectrogram rule: every participant's window store -> one spectrogram store, made
+    under the `spectrogram` settings with labels under the `labels` settings."""
+    chunk_windows, channels = spectrogram.chunk_windows, spectrogram.channels
     parts = [open_store(path) for path in window_stores]
     # The window stores' chunking is theirs: this store is chunked by chunk_windows.
     windows = xr.concat(parts, dim="window", combine_attrs="drop_conflicts").drop_encoding()
     windows = windows.assign_coords(
         {name: windows[name].load() for name in ("participant", "window_start", "annotation")}
     )
-    labels, dropped = map_labels(
-        windows.annotation.values, read_dictionary(dictionary), label_scheme, unknown=unknown
+    label, dropped = map_labels(
+        windows.annotation.values,
+        read_dictionary(dictionary),
+        labels.scheme,
+        unknown=labels.unknown,
     )
     if dropped:
         log.warning("dropped windows of annotations missing from %s: %s", dictionary, dropped)
-    keep = np.array([label is not None for label in labels], dtype=bool)
+    keep = np.array([text is not None for text in label], dtype=bool)
     if not keep.all():  # a take over every window would copy them all
         windows = windows.isel(window=np.flatnonzero(keep))
     windows = windows.chunk({"window": chunk_windows})
-    windows = windows.assign_coords(label=("window", np.asarray(labels[keep], dtype=STRING)))
-    ds = compute(
-        windows, n_fft=n_fft, hop_length=hop_length, window=window, channels=channels, dtype=dtype
-    )
-    ds.attrs.update(
-        label_scheme=label_scheme,
+    stft = {
+        "n_fft": spectrogram.n_fft,
+        "hop_length": spectrogram.hop_length,
+        "window": spectrogram.window,
+    }
+    ds = spectrogram_dataset(
+        lazy_spectrograms(windows, channels=channels, dtype=spectrogram.dtype, **stft),
+        channels=channels,
+        participant=windows.participant,
+        window_start=windows.window_start,
+        annotation=windows.annotation,
+        label=label[keep],
+        sample_rate=windows.attrs["sample_rate"],
+        window_length_s=windows.attrs["window_length_s"],
+        label_scheme=labels.scheme,
+        scaling=SCALING,
         windows_dropped_unknown_annotation=dropped,
         spectrohar_version=__version__,
-    )
+        **stft,
+    ).chunk({"window": chunk_windows})  # the window coordinates too, as the spectrograms
     with dask.config.set(scheduler="threads", num_workers=threads), reading(*window_stores):
         write_dataset(ds, store, chunks={"spectrogram": (chunk_windows, *ds.spectrogram.shape[1:])})
     log.info(

@@ -36,18 +36,19 @@ def select_participants(spec, participants, setting="split.test") -> list[str]:
     return sorted(selected)
 
 
-def make_split(participants, *, test, validation_fraction, seed) -> pd.DataFrame:
-    """One row per participant with its set; validation drawn from the non-test ones by `seed`."""
-    test = select_participants(test, participants)
+def make_split(participants, split) -> pd.DataFrame:
+    """One row per participant with its set under the `split` settings: test as named, validation
+    drawn from the others by the seed."""
+    test = select_participants(split.test, participants)
     rest = sorted(set(participants) - set(test))
-    n_validation = round(validation_fraction * len(rest))
+    n_validation = round(split.validation_fraction * len(rest))
     if not test or n_validation < 1 or n_validation >= len(rest):
         raise DataError(
             f"the split needs test, validation and training participants: {len(test)} test, "
             f"{n_validation} validation of {len(rest)} others (validation_fraction "
-            f"{validation_fraction})"
+            f"{split.validation_fraction})"
         )
-    validation = np.random.default_rng(seed).choice(rest, n_validation, replace=False)
+    validation = np.random.default_rng(split.seed).choice(rest, n_validation, replace=False)
     sets = {
         p: "test" if p in test else "validation" if p in validation else "train"
         for p in sorted(participants)
@@ -85,11 +86,12 @@ def check_sets(split, stores) -> None:
             )
 
 
-def build(split_table, window_stores, *, test, validation_fraction, seed) -> None:
-    """The split rule: check the window stores, write the table as CSV."""
+def build(split_table, window_stores, *, split) -> None:
+    """The split rule: check the window stores, write the table made under the `split`
+    settings as CSV."""
     stores = [open_store(path).attrs for path in window_stores]
     refuse_copies(stores)
     participants = [attrs["participant"] for attrs in stores]
-    split = make_split(participants, test=test, validation_fraction=validation_fraction, seed=seed)
-    check_sets(split, stores)
-    split.to_csv(split_table, index=False)
+    table = make_split(participants, split)
+    check_sets(table, stores)
+    table.to_csv(split_table, index=False)

@@ -5,8 +5,6 @@ plus kind-specific movement and sensor noise. Activities come as bouts of minute
 depends on the clock hour; bouts carry real annotation strings from the released dictionary.
 """
 
-from __future__ import annotations
-
 import gzip
 from pathlib import Path
 
@@ -81,9 +79,9 @@ def _band(rng, n, lo, hi, std, k=3):
 
 def _events(rng, n, per_min, dur_s):
     """(n,) 0/1 mask of Poisson events per minute lasting dur_s=(lo, hi) seconds."""
-    m = rng.poisson(per_min * n / (60 * _FS))
-    starts = rng.integers(0, n, m)
-    ends = np.minimum(starts + (rng.uniform(*dur_s, m) * _FS).astype(int), n)
+    count = rng.poisson(per_min * n / (60 * _FS))
+    starts = rng.integers(0, n, count)
+    ends = np.minimum(starts + (rng.uniform(*dur_s, count) * _FS).astype(int), n)
     edges = np.zeros(n + 1)
     np.add.at(edges, starts, 1)
     np.add.at(edges, ends, -1)
@@ -92,9 +90,11 @@ def _events(rng, n, per_min, dur_s):
 
 def _posture(rng, n, bases, spread, every_s, drift=0.03):
     """(n, 3) gravity direction: postures held for ~every_s seconds with smooth changes."""
-    m = 1 + rng.poisson(n / (every_s * _FS))
-    cuts = np.sort(rng.integers(0, n, m - 1))
-    dirs = np.array([_tilt(rng, bases[rng.integers(len(bases))], spread) for _ in range(m)])
+    n_postures = 1 + rng.poisson(n / (every_s * _FS))
+    cuts = np.sort(rng.integers(0, n, n_postures - 1))
+    dirs = np.array(
+        [_tilt(rng, bases[rng.integers(len(bases))], spread) for _ in range(n_postures)]
+    )
     g = dirs[np.searchsorted(cuts, np.arange(n), side="right")]
     g = signal.sosfiltfilt(signal.butter(2, 1.0, fs=_FS, output="sos"), g, axis=0) if n > 30 else g
     return _unit(g + _band(rng, n, None, 0.05, drift))
@@ -104,24 +104,24 @@ def _gait(rng, n, cadence, amp, g):
     """Gravity g swung at half the step rate plus step impacts with harmonics."""
     f = cadence * rng.uniform(0.97, 1.03) * (1 + _band(rng, n, None, 0.02, 0.02, 1)[:, 0])
     phi = 2 * np.pi * np.cumsum(f) / _FS + rng.uniform(0, 2 * np.pi)
-    th = rng.uniform(0, 2 * np.pi, 3)
-    step = np.sin(phi) + 0.5 * np.sin(2 * phi + th[0]) + 0.25 * np.sin(3 * phi + th[1])
-    a = np.radians(rng.uniform(15, 30)) * np.sin(phi / 2 + th[2])
+    phases = rng.uniform(0, 2 * np.pi, 3)
+    step = np.sin(phi) + 0.5 * np.sin(2 * phi + phases[0]) + 0.25 * np.sin(3 * phi + phases[1])
+    a = np.radians(rng.uniform(15, 30)) * np.sin(phi / 2 + phases[2])
     gx, gz = g[:, 0] * np.cos(a) - g[:, 2] * np.sin(a), g[:, 0] * np.sin(a) + g[:, 2] * np.cos(a)
     swung = np.column_stack([gx, g[:, 1], gz])
     return swung + amp * step[:, None] * _tilt(rng, -g[0], 30)
 
 
-def _still_motion(rng, n, act):
+def _still_motion(rng, n, activity):
     """Small hand movements and occasional gestures of a seated or standing person."""
-    level = act * rng.choice([0.004, 0.015, 0.03])  # watching TV ... typing/eating
+    level = activity * rng.choice([0.004, 0.015, 0.03])  # watching TV ... typing/eating
     gestures = _events(rng, n, rng.uniform(0.2, 2), (1, 4))[:, None]
-    return _band(rng, n, 0.1, 2, level) + gestures * _band(rng, n, 0.5, 4, 0.08 * act)
+    return _band(rng, n, 0.1, 2, level) + gestures * _band(rng, n, 0.5, 4, 0.08 * activity)
 
 
-def _signal(kind, rng, n, p):
+def _signal(kind, rng, n, traits):
     """(n, 3) acceleration in g (gravity + movement, no sensor noise) for one bout."""
-    act = p["act"]
+    activity = traits["activity"]
     if kind == "sleep":
         g = _posture(rng, n, [_unit(rng.normal(size=3))], 60, rng.uniform(20, 60) * 60, 0.01)
         return g + _events(rng, n, 0.2, (0.3, 2))[:, None] * _band(rng, n, 1, 8, 0.03)
@@ -129,47 +129,55 @@ def _signal(kind, rng, n, p):
         sit = kind == "sitting"
         bases = [_LEVEL, _HANG] if rng.random() < 0.25 else [_LEVEL if sit else _HANG]
         g = _posture(rng, n, bases, 30, 180 if sit else 90)
-        x = g + _still_motion(rng, n, act)
+        x = g + _still_motion(rng, n, activity)
         if not sit:  # weight shifts and a few shuffling steps
             steps = _events(rng, n, 0.5, (2, 6))[:, None]
-            x += _band(rng, n, 0.1, 0.5, 0.02) + steps * (_gait(rng, n, p["cadence"], 0.15, g) - g)
+            x += _band(rng, n, 0.1, 0.5, 0.02) + steps * (
+                _gait(rng, n, traits["cadence"], 0.15, g) - g
+            )
         return x
     if kind == "walking":
         g = _posture(rng, n, [_HANG], 15, 120)
         pause = _events(rng, n, 0.5, (5, 30))[:, None]
-        return g + (1 - pause) * (_gait(rng, n, p["cadence"], p["walk_amp"], g) - g)
+        return g + (1 - pause) * (_gait(rng, n, traits["cadence"], traits["walk_amp"], g) - g)
     if kind == "cycling":
         g = _posture(rng, n, [_BARS, _LEVEL], 25, 120, drift=0.06)
-        f = p["pedal"] * (1 + _band(rng, n, None, 0.02, 0.03, 1)[:, 0])
+        f = traits["pedal"] * (1 + _band(rng, n, None, 0.02, 0.03, 1)[:, 0])
         phi = 2 * np.pi * np.cumsum(f) / _FS
         pedal = np.column_stack([np.sin(phi), 0.5 * np.sin(phi + 1), 0.3 * np.sin(2 * phi)])
         coast = _events(rng, n, 0.3, (5, 20))[:, None]
         stop = _events(rng, n, 0.2, (10, 60))[:, None]  # traffic lights: hands still
         road = _band(rng, n, 8, 30, rng.uniform(0.005, 0.03))
-        amp = act * rng.uniform(0.03, 0.1)
+        amp = activity * rng.uniform(0.03, 0.1)
         return g + (1 - stop) * ((1 - coast) * amp * pedal + road)
     if kind == "vehicle":
         g = _posture(rng, n, [_LEVEL, _LEVEL, _BARS], 30, 300)
         stop = 1 - 0.8 * _events(rng, n, 0.3, (10, 60))[:, None]  # idling engine only
         vib = _band(rng, n, 2, 20, rng.uniform(0.005, 0.03))
         sway = _band(rng, n, None, 0.5, rng.uniform(0.01, 0.05))
-        return g + stop * (vib + sway) + 0.5 * _still_motion(rng, n, act)
+        return g + stop * (vib + sway) + 0.5 * _still_motion(rng, n, activity)
     # mixed: still spells, bursts of band-limited movement and short walks, ~30 s each
     out, done = [], 0
     while done < n:
-        m = min(n - done, int(rng.exponential(30 * _FS)) + 2 * _FS)
-        u = rng.random()
-        if u < 0.35:
-            out.append(_signal(rng.choice(["sitting", "standing"]), rng, m, p))
-        elif u < 0.8:
-            g = _posture(rng, m, [_LEVEL, _HANG, _BARS], 45, 5, drift=0.1)
+        length = min(n - done, int(rng.exponential(30 * _FS)) + 2 * _FS)
+        draw = rng.random()
+        if draw < 0.35:
+            out.append(_signal(rng.choice(["sitting", "standing"]), rng, length, traits))
+        elif draw < 0.8:
+            g = _posture(rng, length, [_LEVEL, _HANG, _BARS], 45, 5, drift=0.1)
             lo, hi = rng.uniform(0.3, 2), rng.uniform(3, 12)
-            out.append(g + _band(rng, m, lo, hi, act * rng.uniform(0.05, 0.4)))
+            out.append(g + _band(rng, length, lo, hi, activity * rng.uniform(0.05, 0.4)))
         else:
             out.append(
-                _gait(rng, m, p["cadence"], p["walk_amp"], _posture(rng, m, [_HANG], 20, 60))
+                _gait(
+                    rng,
+                    length,
+                    traits["cadence"],
+                    traits["walk_amp"],
+                    _posture(rng, length, [_HANG], 20, 60),
+                )
             )
-        done += m
+        done += length
     return np.concatenate(out)
 
 
@@ -183,25 +191,26 @@ def _bouts(rng, n, start_s):
         odds = (_SHARE_NIGHT if night else _SHARE_DAY) / mean
         k = rng.choice(len(_KINDS), p=odds / odds.sum())
         lo, hi = (20, 300) if k == 0 else (2, 40)
-        m = int(np.clip(rng.exponential(mean[k]), lo, hi) * 60 * _FS)
-        yield _KINDS[k], min(m, n - t), rng.random() > 0.1
-        t += m
+        length = int(np.clip(rng.exponential(mean[k]), lo, hi) * 60 * _FS)
+        yield _KINDS[k], min(length, n - t), rng.random() > 0.1
+        t += length
         if rng.random() < 0.2 and t < n:  # unannotated transition between bouts
-            m = int(rng.uniform(5, 120) * _FS)
-            yield "mixed", min(m, n - t), False
-            t += m
+            length = int(rng.uniform(5, 120) * _FS)
+            yield "mixed", min(length, n - t), False
+            t += length
 
 
-def write_recording(path, pid: str, hours: float, seed: int) -> None:
-    """Write one participant's recording, a `P###.csv.gz` file, to path."""
-    rng = np.random.default_rng([seed, int(pid[1:])])
+def write_recording(path, participant: str, synthetic) -> None:
+    """Write one participant's recording, a `P###.csv.gz` file, to path, as the `synthetic`
+    settings say (hours, seed)."""
+    rng = np.random.default_rng([synthetic.seed, int(participant[1:])])
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    n = int(round(hours * 3600 * _FS))
-    p = {  # per-participant traits
+    n = int(round(synthetic.hours * 3600 * _FS))
+    traits = {  # per-participant traits
         "cadence": rng.uniform(1.65, 2.15),
         "pedal": rng.uniform(0.8, 1.4),
         "walk_amp": rng.uniform(0.2, 0.5),
-        "act": rng.uniform(0.7, 1.3),
+        "activity": rng.uniform(0.7, 1.3),
     }
     wear = Rotation.from_rotvec(rng.normal(0, 0.15, 3)).as_matrix()
     noise = rng.uniform(0.005, 0.015)
@@ -214,11 +223,11 @@ def write_recording(path, pid: str, hours: float, seed: int) -> None:
     xyz = np.empty((n, 3))
     code = np.full(n, -1, dtype=np.int32)
     t = 0
-    for kind, m, annotated in _bouts(rng, n, start_s):
-        xyz[t : t + m] = _signal(kind, rng, m, p)
+    for kind, length, annotated in _bouts(rng, n, start_s):
+        xyz[t : t + length] = _signal(kind, rng, length, traits)
         if annotated:
-            code[t : t + m] = offset[kind] + rng.integers(len(vocab[kind]))
-        t += m
+            code[t : t + length] = offset[kind] + rng.integers(len(vocab[kind]))
+        t += length
     xyz = xyz @ wear.T + rng.normal(0, noise, (n, 3))
     xyz = np.round(np.clip(xyz, -8, 8), 6)
 
@@ -238,16 +247,16 @@ def write_recording(path, pid: str, hours: float, seed: int) -> None:
         pacsv.write_csv(table, out, opts)
 
 
-def write_metadata(folder, pids: list[str], seed: int) -> None:
+def write_metadata(folder, participants: list[str], synthetic) -> None:
     """Write metadata.csv (pid,age,sex) and a copy of the real annotation-label dictionary."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(synthetic.seed)
     meta = pd.DataFrame(
         {
-            "pid": list(pids),
-            "age": rng.choice(_AGES, len(pids)),
-            "sex": rng.choice(["F", "M"], len(pids)),
+            "pid": list(participants),
+            "age": rng.choice(_AGES, len(participants)),
+            "sex": rng.choice(["F", "M"], len(participants)),
         }
     )
     meta.to_csv(folder / "metadata.csv", index=False)

@@ -2,6 +2,7 @@
 participants only. The test participants are never read here."""
 
 import copy
+import dataclasses
 import logging
 import math
 import os
@@ -60,7 +61,7 @@ def fit(
     state_path=None,
     fingerprint=None,
 ):
-    """Adam on shuffled batches; returns (history, best state_dict, best epoch); the history's
+    """Adam on shuffled batches; returns (history, best weights, best epoch); the history's
     `selected` column marks the epoch whose weights were kept.
 
     With `state_path`, everything needed to go on (weights, optimiser, batch-order generator,
@@ -85,10 +86,10 @@ def fit(
         device.type, dtype=torch.float16 if cuda else torch.bfloat16, enabled=mixed_precision
     )
     sign = 1 if HIGHER_IS_BETTER[monitor] else -1
-    state = {"history": [], "best": -np.inf, "best_state": None, "best_epoch": 0, "done": False}
+    state = {"history": [], "best": -np.inf, "best_weights": None, "best_epoch": 0, "done": False}
     saved = _saved_state(state_path, fingerprint, device)
     if saved is not None:
-        model.load_state_dict(saved.pop("model"))
+        model.load_state_dict(saved.pop("weights"))
         optimizer.load_state_dict(saved.pop("optimizer"))
         scaler.load_state_dict(saved.pop("scaler"))
         rng.bit_generator.state = saved.pop("rng")
@@ -144,7 +145,7 @@ def fit(
         log.info("%s", state["history"][-1])
         if sign * scores[monitor] > state["best"]:
             state.update(best=sign * scores[monitor], best_epoch=epoch)
-            state["best_state"] = copy.deepcopy(model.state_dict())
+            state["best_weights"] = copy.deepcopy(model.state_dict())
         elif epoch - state["best_epoch"] >= patience:
             log.info("no better %s for %d epochs: stopping", monitor, patience)
             state["done"] = True
@@ -152,7 +153,7 @@ def fit(
             _save_state(state_path, fingerprint, state, model, optimizer, scaler, rng)
     history = pd.DataFrame(state["history"])
     history["selected"] = history.epoch == state["best_epoch"]
-    return history, state["best_state"], state["best_epoch"]
+    return history, state["best_weights"], state["best_epoch"]
 
 
 def _saved_state(path, fingerprint, device):
@@ -175,7 +176,7 @@ def _save_state(path, fingerprint, state, model, optimizer, scaler, rng) -> None
         {
             **state,
             "fingerprint": fingerprint,
-            "model": model.state_dict(),
+            "weights": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "scaler": scaler.state_dict(),
             "rng": rng.bit_generator.state,
@@ -193,38 +194,22 @@ def _non_finite(loss: str) -> DataError:
     )
 
 
-def build(
-    spectrograms,
-    split_table,
-    checkpoint,
-    history_table,
-    *,
-    model,
-    device,
-    max_epochs,
-    batch_size,
-    learning_rate,
-    patience,
-    monitor,
-    class_weight,
-    mixed_precision,
-    channels_last,
-    deterministic,
-    memory_budget_mb,
-    seed,
-) -> None:
-    """The train rule: train on the training participants, select on the validation ones."""
-    if deterministic:  # the same numbers twice on a GPU too, at the cost of slower kernels
+def build(spectrograms, split_table, checkpoint, history_table, *, model, train) -> None:
+    """The train rule: the `model` family on the training participants under the `train`
+    settings, selected on the validation ones."""
+    if train.deterministic:  # the same numbers twice on a GPU too, at the cost of slower kernels
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(deterministic)
-    torch.backends.cudnn.benchmark = not deterministic
+    torch.use_deterministic_algorithms(train.deterministic)
+    torch.backends.cudnn.benchmark = not train.deterministic
     ds = open_store(spectrograms)
     members = np.isin(ds.participant.values, split_participants(split_table, "train"))
     classes = sorted(set(ds.label.values[members]))
     if len(classes) < 2:
         raise DataError(f"{spectrograms}: the training participants have {len(classes)} classes")
-    train, validation = (
-        split_windows(spectrograms, split_table, name, classes, memory_budget_mb=memory_budget_mb)
+    training, validation = (
+        split_windows(
+            spectrograms, split_table, name, classes, memory_budget_mb=train.memory_budget_mb
+        )
         for name in ("train", "validation")
     )
     if not (validation.y >= 0).any():  # the validation loss would be 0/0
@@ -233,36 +218,41 @@ def build(
             f"{', '.join(split_participants(split_table, 'validation'))} have no windows of the "
             f"training classes {', '.join(classes)} in {spectrograms}"
         )
-    device = resolve_device(device)
+    device = resolve_device(train.device)
     log.info(
         "training on %d windows (%s), validating on %d, %d classes, device %s",
-        len(train),
-        "in memory" if train.in_memory else "streamed by chunks",
+        len(training),
+        "in memory" if training.in_memory else "streamed by chunks",
         len(validation),
         len(classes),
         device,
     )
     weight = None
-    if class_weight == "balanced":  # each class weighs as much in the loss as any other
-        counts = np.bincount(train.y.numpy(), minlength=len(classes))
-        weight = torch.tensor(len(train) / (len(classes) * counts), dtype=torch.float32)
-    torch.manual_seed(seed)
+    if train.class_weight == "balanced":  # each class weighs as much in the loss as any other
+        counts = np.bincount(training.y.numpy(), minlength=len(classes))
+        weight = torch.tensor(len(training) / (len(classes) * counts), dtype=torch.float32)
+    torch.manual_seed(train.seed)
     shape = ds.spectrogram.shape[1:]
     try:
-        net = build_model(n_classes=len(classes), in_channels=shape[0], **model)
-        net.eval()(torch.zeros(1, *shape))
+        network = build_model(model.name, len(classes), shape[0], **model.options)
+        network.eval()(torch.zeros(1, *shape))
     except (TypeError, RuntimeError) as error:
-        raise DataError(f"config model {model} cannot take {shape} spectrograms: {error}") from None
-    net.to(device)
-    settings = {
-        "max_epochs": max_epochs,
-        "batch_size": batch_size,
-        "learning_rate": learning_rate,
-        "patience": patience,
-        "monitor": monitor,
-        "seed": seed,
-        "mixed_precision": mixed_precision,
-        "channels_last": channels_last,
+        raise DataError(
+            f"config model {model.name} {model.options} cannot take {shape} spectrograms: {error}"
+        ) from None
+    network.to(device)
+    fitting = {
+        name: getattr(train, name)
+        for name in (
+            "max_epochs",
+            "batch_size",
+            "learning_rate",
+            "patience",
+            "monitor",
+            "seed",
+            "mixed_precision",
+            "channels_last",
+        )
     }
     # A state saved from other settings or other inputs is not resumed.
     inputs = [
@@ -270,26 +260,31 @@ def build(
         Path(split_table).stat().st_mtime_ns,
     ]
     state_path = Path(checkpoint).with_name("train-state.pt")
-    history, best_state, best_epoch = fit(
-        net,
-        train,
+    history, best_weights, best_epoch = fit(
+        network,
+        training,
         validation,
         device=device,
         class_weight=weight,
         state_path=state_path,
-        fingerprint={**settings, "model": model, "class_weight": class_weight, "inputs": inputs},
-        **settings,
+        fingerprint={
+            **fitting,
+            "model": dataclasses.asdict(model),
+            "class_weight": train.class_weight,
+            "inputs": inputs,
+        },
+        **fitting,
     )
     history.to_csv(history_table, index=False)
     torch.save(
         {
-            "model": model,
-            "state_dict": best_state,
+            "model_settings": dataclasses.asdict(model),
+            "weights": best_weights,
             "classes": classes,
             "in_channels": ds.sizes["channel"],
             "spectrogram": dict(ds.attrs),
             "best_epoch": best_epoch,
-            "monitor": monitor,
+            "monitor": train.monitor,
             "device": str(device),
         },
         checkpoint,

@@ -8,11 +8,11 @@ rule qc:
     output:
         "results/qc.csv",
     params:
-        settings={"label_scheme": config["labels"]["scheme"]},
+        labels=config["labels"],
     log:
         "logs/qc.log",
     benchmark:
-        "benchmarks/rules/qc.tsv"
+        "logs/benchmarks/qc.tsv"
     resources:
         mem_mb=1000,
     script:

@@ -1,4 +1,11 @@
-# A self-contained HTML page and its figures, also registered for `snakemake --report`.
+# A self-contained HTML page and its figures, also registered for `snakemake --report`. A
+# figure's caption, on the page and there, is ../report/<figure>.rst; its category groups it there.
+FIGURES = {
+    "spectrogram_examples": "Spectrograms",
+    "training_curves": "Training",
+    "confusion_matrix": "Test participants",
+    "participant_kappa": "Test participants",
+}
 
 
 rule report:
@@ -8,38 +15,25 @@ rule report:
         metrics="results/metrics.json",
         classification_report="results/classification_report.txt",
         qc="results/qc.csv",
+        # In the order of the figures below, which the script pairs them with.
+        captions=[workflow.source_path(f"../report/{figure}.rst") for figure in FIGURES],
     output:
-        html=report("results/report/report.html", category="Report"),
-        spectrogram_examples=report(
-            "results/report/spectrogram_examples.png",
-            caption="../report/spectrogram_examples.rst",
-            category="Spectrograms",
-        ),
-        training_curves=report(
-            "results/report/training_curves.png",
-            caption="../report/training_curves.rst",
-            category="Training",
-        ),
-        confusion_matrix=report(
-            "results/report/confusion_matrix.png",
-            caption="../report/confusion_matrix.rst",
-            category="Test participants",
-        ),
-        participant_kappa=report(
-            "results/report/participant_kappa.png",
-            caption="../report/participant_kappa.rst",
-            category="Test participants",
-        ),
-    params:
-        settings={
-            "params": config,
-            "n_examples": config["report"]["examples_per_class"],
-            "seed": config["report"]["seed"],
+        page=report("results/report/report.html", category="Report"),
+        **{
+            figure: report(
+                f"results/report/{figure}.png",
+                caption=f"../report/{figure}.rst",
+                category=category,
+            )
+            for figure, category in FIGURES.items()
         },
+    params:
+        report=config["report"],
+        config=config,
     log:
         "logs/report.log",
     benchmark:
-        "benchmarks/rules/report.tsv"
+        "logs/benchmarks/report.tsv"
     resources:
         mem_mb=2000,
     script:

@@ -8,15 +8,12 @@ rule spectrogram:
     output:
         directory("results/spectrograms.zarr"),
     params:
-        settings={
-            **config["spectrogram"],
-            "label_scheme": config["labels"]["scheme"],
-            "unknown": config["labels"]["unknown"],
-        },
+        spectrogram=config["spectrogram"],
+        labels=config["labels"],
     log:
         "logs/spectrogram.log",
     benchmark:
-        "benchmarks/rules/spectrogram.tsv"
+        "logs/benchmarks/spectrogram.tsv"
     threads: 8
     resources:
         mem_mb=4000,

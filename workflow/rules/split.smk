@@ -7,11 +7,11 @@ rule split:
     output:
         "results/split.csv",
     params:
-        settings=config["split"],
+        split=config["split"],
     log:
         "logs/split.log",
     benchmark:
-        "benchmarks/rules/split.tsv"
+        "logs/benchmarks/split.tsv"
     resources:
         mem_mb=200,
     script:

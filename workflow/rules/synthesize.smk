@@ -3,14 +3,13 @@
 
 rule synthesize_recording:
     output:
-        f"{SOURCE}/{{participant}}.csv.gz",
+        SOURCE.inputs(SETTINGS.source, "{participant}")["recording"],
     params:
-        hours=config["synthetic"]["hours"],
-        seed=config["synthetic"]["seed"],
+        synthetic=config["synthetic"],
     log:
         "logs/synthesize/{participant}.log",
     benchmark:
-        "benchmarks/rules/synthesize/{participant}.tsv"
+        "logs/benchmarks/synthesize/{participant}.tsv"
     resources:
         mem_mb=2000,
     script:
@@ -19,15 +18,15 @@ rule synthesize_recording:
 
 rule synthesize_metadata:
     output:
-        metadata=f"{SOURCE}/metadata.csv",
-        dictionary=f"{SOURCE}/annotation-label-dictionary.csv",
+        metadata=f"{SETTINGS.source.path}/metadata.csv",
+        dictionary=f"{SETTINGS.source.path}/annotation-label-dictionary.csv",
     params:
         participants=PARTICIPANTS,
-        seed=config["synthetic"]["seed"],
+        synthetic=config["synthetic"],
     log:
         "logs/synthesize/metadata.log",
     benchmark:
-        "benchmarks/rules/synthesize/metadata.tsv"
+        "logs/benchmarks/synthesize/metadata.tsv"
     resources:
         mem_mb=500,
     script:

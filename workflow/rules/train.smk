@@ -9,11 +9,12 @@ rule train:
         checkpoint="results/model.pt",
         history="results/history.csv",
     params:
-        settings={"model": config["model"], **config["train"]},
+        model=config["model"],
+        train=config["train"],
     log:
         "logs/train.log",
     benchmark:
-        "benchmarks/rules/train.tsv"
+        "logs/benchmarks/train.tsv"
     threads: 8
     resources:
         mem_mb=8000,

@@ -1,30 +1,18 @@
-# One job per participant: raw recording (or processed_data rows) -> zarr store of windows.
+# One job per participant: its files of the source -> zarr store of windows.
 
 
 rule windows:
     input:
-        **(
-            {name: f"{SOURCE}/{name}" for name in PROCESSED}
-            if config["source"]["kind"] == "npy"
-            else {"recording": f"{SOURCE}/{{participant}}.csv.gz"}
-        ),
+        unpack(lambda wildcards: SOURCE.inputs(SETTINGS.source, wildcards.participant)),
     output:
         directory("results/windows/{participant}.zarr"),
     params:
-        # processed_data is one folder for all participants; a recording is one file each.
-        source=lambda wildcards, input: input.get("recording", SOURCE),
-        settings={
-            "kind": config["source"]["kind"],
-            "on_error": config["source"]["on_error"],
-            "sample_rate": config["windows"]["sample_rate"],
-            "window_length_s": config["windows"]["length_s"],
-            "resample": config["windows"]["resample"],
-            "unit": config["windows"]["unit"],
-        },
+        source=config["source"],
+        windows=config["windows"],
     log:
         "logs/windows/{participant}.log",
     benchmark:
-        "benchmarks/rules/windows/{participant}.tsv"
+        "logs/benchmarks/windows/{participant}.tsv"
     threads: 1
     resources:
         mem_mb=2000,  # a 26 h recording peaks near 1.1 GB

@@ -1,4 +1,4 @@
-from spectrohar import qc
+from spectrohar import qc, settings
 from spectrohar.log import run_logged
 
 run_logged(
@@ -7,5 +7,5 @@ run_logged(
     window_stores=snakemake.input.windows,
     dictionary=snakemake.input.dictionary,
     table=snakemake.output[0],
-    **snakemake.params.settings,
+    **settings.sections(snakemake.params),
 )

@@ -1,6 +1,8 @@
-from spectrohar import report
+from spectrohar import report, settings
 from spectrohar.log import run_logged
 
+figures = dict(snakemake.output.items())
+page = figures.pop("page")
 run_logged(
     snakemake.log[0],
     report.build,
@@ -9,6 +11,9 @@ run_logged(
     metrics=snakemake.input.metrics,
     classification_report=snakemake.input.classification_report,
     qc=snakemake.input.qc,
-    html=snakemake.output.html,
-    **snakemake.params.settings,
+    captions=dict(zip(figures, snakemake.input.captions, strict=True)),
+    page=page,
+    figures=figures,
+    config=snakemake.params.config,
+    **settings.sections(snakemake.params),
 )

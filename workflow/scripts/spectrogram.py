@@ -1,4 +1,4 @@
-from spectrohar import spectrogram
+from spectrohar import settings, spectrogram
 from spectrohar.log import run_logged
 
 run_logged(
@@ -8,5 +8,5 @@ run_logged(
     store=snakemake.output[0],
     dictionary=snakemake.input.dictionary,
     threads=snakemake.threads,
-    **snakemake.params.settings,
+    **settings.sections(snakemake.params),
 )

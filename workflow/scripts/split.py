@@ -1,4 +1,4 @@
-from spectrohar import split
+from spectrohar import settings, split
 from spectrohar.log import run_logged
 
 run_logged(
@@ -6,5 +6,5 @@ run_logged(
     split.build,
     split_table=snakemake.output[0],
     window_stores=snakemake.input.windows,
-    **snakemake.params.settings,
+    **settings.sections(snakemake.params),
 )

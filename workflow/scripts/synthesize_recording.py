@@ -1,11 +1,10 @@
-from spectrohar import synthetic
+from spectrohar import settings, synthetic
 from spectrohar.log import run_logged
 
 run_logged(
     snakemake.log[0],
     synthetic.write_recording,
     path=snakemake.output[0],
-    pid=snakemake.wildcards.participant,
-    hours=snakemake.params.hours,
-    seed=snakemake.params.seed,
+    participant=snakemake.wildcards.participant,
+    **settings.sections(snakemake.params),
 )

@@ -1,4 +1,4 @@
-from spectrohar import train
+from spectrohar import settings, train
 from spectrohar.log import run_logged
 
 run_logged(
@@ -8,5 +8,5 @@ run_logged(
     split_table=snakemake.input.split,
     checkpoint=snakemake.output.checkpoint,
     history_table=snakemake.output.history,
-    **snakemake.params.settings,
+    **settings.sections(snakemake.params),
 )

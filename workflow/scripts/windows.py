@@ -1,11 +1,11 @@
-from spectrohar import windows
+from spectrohar import settings, windows
 from spectrohar.log import run_logged
 
 run_logged(
     snakemake.log[0],
     windows.build,
-    source=snakemake.params.source,
+    inputs=dict(snakemake.input),
     store=snakemake.output[0],
     participant=snakemake.wildcards.participant,
-    **snakemake.params.settings,
+    **settings.sections(snakemake.params),
 )

@@ -1,5 +1,5 @@
 """Models over (channel, frequency, frame) spectrograms, by config name, and what training and
-evaluation share: running them, reading what torch saved, the windows of a split's set.
+prediction share: running them, reading what torch saved, the windows of a split's set.
 
 Adding a model is adding its module here and its name to MODELS.
 """
@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from spectrohar.cache import Windows
+from spectrohar.cache import Spectrograms
 from spectrohar.errors import DataError
 from spectrohar.models.cnn import CNN
 
@@ -33,7 +33,7 @@ def resolve_device(choice: str) -> torch.device:
 
 @torch.no_grad()
 def predict(model: nn.Module, windows, *, batch_size: int, device) -> torch.Tensor:
-    """Logits of `windows` (a cache.Windows) in store order and evaluation mode, on the CPU."""
+    """Logits of `windows` (a cache.Spectrograms) in store order and evaluation mode, on the CPU."""
     model.eval()
     return torch.cat([model(x.to(device)).cpu() for x, _ in windows.batches(batch_size)])
 
@@ -60,11 +60,11 @@ def split_participants(split_table, name) -> list[str]:
     return sorted(split.participant[split.set == name])
 
 
-def split_windows(spectrograms, split_table, name, classes, *, memory_budget_mb) -> Windows:
+def split_windows(spectrograms, split_table, name, classes, *, memory_budget_mb) -> Spectrograms:
     """The windows of set `name` of the split table, with class codes in `classes`; a set
     without windows is a DataError, not an empty loop."""
     participants = split_participants(split_table, name)
-    windows = Windows(spectrograms, participants, classes, memory_budget_mb=memory_budget_mb)
+    windows = Spectrograms(spectrograms, participants, classes, memory_budget_mb=memory_budget_mb)
     if not len(windows):
         raise DataError(
             f"{split_table}: the {name} participants {', '.join(participants) or '(none)'} "

@@ -1,0 +1,126 @@
+"""The layouts of the pipeline's two stores, and the one constructor of each.
+
+The window store (one per participant) holds acceleration (window, sample, axis) in g, with each
+window's start, raw annotation and participant; its attributes say how the windows were cut,
+how many were kept and how many dropped per reason. The spectrogram store holds log STFT
+magnitudes (window, channel, frequency, frame), frequencies in Hz and frame centres in seconds
+from the window start, each window's participant, start, annotation and label; its attributes
+give the STFT's parameters and the label scheme. Stages and tests build stores only through
+these constructors, so a store's names, units and dtypes are written down once, here.
+"""
+
+from collections.abc import Mapping
+
+import numpy as np
+import xarray as xr
+
+from spectrohar.stores import STRING
+
+AXES = ("x", "y", "z")  # the accelerometer's axes, as the recordings name them
+NORM = "norm"  # the channel of the vector magnitude over AXES
+DROP_REASONS = ("incomplete", "nan", "infinite", "unannotated")
+WINDOW_DIMS = ("window", "sample", "axis")
+SPECTROGRAM_DIMS = ("window", "channel", "frequency", "frame")
+
+
+def window_dataset(
+    acceleration,
+    window_start,
+    annotation,
+    *,
+    sample_rate,
+    window_length_s,
+    rows_read,
+    hours_annotated,
+    windows_dropped: Mapping[str, int],
+    **attrs,
+) -> xr.Dataset:
+    """The windows of one recording: (window, sample, axis) acceleration in g (kept lazy if it
+    is a dask array), each window's start and annotation. `windows_dropped` counts the windows
+    dropped per reason of DROP_REASONS, a reason left out counting 0."""
+    unknown = set(windows_dropped) - set(DROP_REASONS)
+    if unknown:
+        raise ValueError(f"no such drop reason: {sorted(unknown)} (reasons: {DROP_REASONS})")
+    return xr.Dataset(
+        {"acceleration": (WINDOW_DIMS, acceleration, {"units": "g"})},
+        coords={
+            "axis": np.asarray(AXES, dtype=STRING),
+            "window_start": ("window", np.asarray(window_start, dtype="datetime64[ns]")),
+            "annotation": ("window", np.asarray(annotation, dtype=STRING)),
+        },
+        attrs={
+            "windows_kept": len(window_start),
+            "sample_rate": sample_rate,
+            "window_length_s": window_length_s,
+            "rows_read": rows_read,
+            "hours_annotated": hours_annotated,
+            "windows_dropped": {r: int(windows_dropped.get(r, 0)) for r in DROP_REASONS},
+            **attrs,
+        },
+    )
+
+
+def participant_windows(windows: xr.Dataset, participant, source) -> xr.Dataset:
+    """The window store of `participant`: `windows` with the participant on every window and,
+    with the `source` they were read from, in the attributes."""
+    every_window = np.full(windows.sizes["window"], participant, dtype=STRING)
+    return windows.assign_coords(participant=("window", every_window)).assign_attrs(
+        participant=participant, source=str(source)
+    )
+
+
+def spectrogram_dataset(
+    spectrogram,
+    *,
+    channels,
+    participant,
+    window_start,
+    annotation,
+    label,
+    n_fft,
+    hop_length,
+    window,
+    sample_rate,
+    window_length_s,
+    label_scheme,
+    **attrs,
+) -> xr.Dataset:
+    """(window, channel, frequency, frame) log STFT magnitudes (kept lazy if a dask array),
+    each window's participant, start, raw annotation and label under `label_scheme`.
+
+    The frequencies and frame times follow from the STFT's parameters: `n_fft // 2 + 1`
+    frequencies up to sample_rate / 2, and each frame at its centre, `n_fft / 2` samples after
+    its first, frames `hop_length` samples apart.
+    """
+    n_frequencies, n_frames = np.shape(spectrogram)[2:]
+    if n_frequencies != n_fft // 2 + 1:
+        raise ValueError(
+            f"{n_frequencies} frequencies, but an n_fft of {n_fft} gives {n_fft // 2 + 1}"
+        )
+    frame = (np.arange(n_frames) * hop_length + n_fft / 2) / sample_rate
+    return xr.Dataset(
+        {"spectrogram": (SPECTROGRAM_DIMS, spectrogram)},
+        coords={
+            "channel": np.asarray(channels, dtype=STRING),
+            "frequency": ("frequency", np.fft.rfftfreq(n_fft, d=1 / sample_rate), {"units": "Hz"}),
+            "frame": (
+                "frame",
+                frame,
+                {"units": "s", "long_name": "frame centre from window start"},
+            ),
+            "participant": ("window", np.asarray(participant, dtype=STRING)),
+            "window_start": ("window", np.asarray(window_start, dtype="datetime64[ns]")),
+            "annotation": ("window", np.asarray(annotation, dtype=STRING)),
+            "label": ("window", np.asarray(label, dtype=STRING)),
+        },
+        attrs={
+            "n_fft": n_fft,
+            "hop_length": hop_length,
+            "window": window,
+            "channels": list(channels),
+            "sample_rate": sample_rate,
+            "window_length_s": window_length_s,
+            "label_scheme": label_scheme,
+            **attrs,
+        },
+    )

@@ -1,0 +1,54 @@
+"""Where recordings come from: one module per `source.kind`, named in SOURCES.
+
+Adding a format is adding a module with these three functions and its name below:
+
+- `participants(settings) -> list[str]`: the participant ids the source holds, each checked
+  with `checked_ids`, given the whole typed config (`settings.Settings`).
+- `inputs(source, participant) -> dict[str, str]`: the files the windows job of one participant
+  reads (its Snakemake input), given the `source` section.
+- `read(inputs, participant, windows) -> xarray.Dataset`: that participant's windows in the
+  window layout, cut under the `windows` section.
+
+A module whose files are made by the workflow names its rules file in `RULES`.
+"""
+
+import importlib
+import re
+from pathlib import Path
+from types import ModuleType
+
+from spectrohar.errors import DataError
+
+SOURCES = {
+    "synthetic": "spectrohar.sources.synthetic",
+    "capture24": "spectrohar.sources.capture24",
+    "npy": "spectrohar.sources.npy",
+}
+
+# Letters, digits, '_', '-' and '.' (ASCII only: 'P00١' is not 'P001'); ids name files and
+# Snakemake wildcards, so nothing else may reach a path.
+PARTICIPANT_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}", flags=re.ASCII)
+
+
+def source(kind) -> ModuleType:
+    """The module of source `kind`, imported when first asked for."""
+    return importlib.import_module(SOURCES[kind])
+
+
+def checked_ids(ids, where) -> list[str]:
+    """`ids`, each refused with `where` named unless it is a usable participant id."""
+    for participant in ids:
+        if not PARTICIPANT_ID.fullmatch(participant):
+            raise DataError(
+                f"{where}: {participant!r} is not a usable participant id (ASCII letters, "
+                "digits, '_', '-' and '.', not starting with '.', up to 64 characters)"
+            )
+    return list(ids)
+
+
+def source_folder(source) -> Path:
+    """The folder of the `source` section, which must exist."""
+    path = Path(source.path)
+    if not path.is_dir():
+        raise DataError(f"source.path {str(path)!r} is not a folder")
+    return path

@@ -1,0 +1,116 @@
+"""The tutorial's processed_data folder: X.npy, Y.npy, T.npy and pid.npy, already windows."""
+
+import hashlib
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+
+from spectrohar.errors import DataError
+from spectrohar.layout import window_dataset
+from spectrohar.sources import checked_ids, source_folder
+from spectrohar.windows import CHUNK_WINDOWS, in_g
+
+PROCESSED = ("X.npy", "Y.npy", "T.npy", "pid.npy")
+# The accepted dtypes by kind: floats, strings, datetime64.
+PROCESSED_KINDS = {"X.npy": "f", "Y.npy": "US", "T.npy": "M", "pid.npy": "US"}
+
+
+def participants(settings) -> list[str]:
+    """The ids in pid.npy; the arrays are checked whole here, once, not by every job."""
+    folder = source_folder(settings.source)
+    pid = read_processed(folder, settings.windows.samples)[3]
+    return checked_ids(np.unique(pid).tolist(), folder / "pid.npy")
+
+
+def inputs(source, participant) -> dict[str, str]:
+    """All four arrays: every participant's job reads its rows of them."""
+    return {name.removesuffix(".npy"): f"{source.path}/{name}" for name in PROCESSED}
+
+
+def read(inputs, participant, windows) -> xr.Dataset:
+    """The participant's rows."""
+    return window_arrays(Path(inputs["X"]).parent, participant, windows)
+
+
+def load_array(path, mmap_mode=None) -> np.ndarray:
+    """A processed_data array of its accepted dtype kind, never unpickled."""
+    try:
+        array = np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
+    except ValueError as error:
+        if "allow_pickle" not in str(error):
+            raise DataError(f"{path}: cannot be read as a .npy array: {error}") from None
+        array = None  # an object array: its values would be unpickled
+    except (OSError, EOFError) as error:
+        raise DataError(f"{path}: cannot be read as a .npy array: {error}") from None
+    accepted = PROCESSED_KINDS[Path(path).name]
+    if array is None or array.dtype.kind not in accepted:
+        names = {"f": "floats", "U": "strings", "S": "byte strings", "M": "datetime64"}
+        found = (
+            "Python objects (refused: loading them could run code)"
+            if array is None
+            else (f"{array.dtype} values")
+        )
+        raise DataError(
+            f"{path}: holds {found}; accepted: {' or '.join(names[k] for k in accepted)}"
+        )
+    return array
+
+
+def read_processed(folder, window_samples):
+    """The tutorial's processed_data arrays, X memory-mapped, checked against each other."""
+    folder = Path(folder)
+    missing = [name for name in PROCESSED if not (folder / name).is_file()]
+    if missing:
+        raise DataError(f"{folder}: no {', '.join(missing)} (processed_data has {PROCESSED})")
+    x = load_array(folder / "X.npy", mmap_mode="r")
+    y, t, pid = (load_array(folder / name) for name in PROCESSED[1:])
+    if x.ndim != 3 or x.shape[1:] != (window_samples, 3) or x.dtype.kind != "f":
+        raise DataError(
+            f"{folder / 'X.npy'}: {x.dtype} array of shape {x.shape}, expected floats of shape "
+            f"(windows, {window_samples}, 3) for the configured window length and sample rate"
+        )
+    for name, array in zip(PROCESSED[1:], (y, t, pid), strict=True):
+        if array.shape != (len(x),):
+            raise DataError(
+                f"{folder / name}: shape {array.shape}, expected ({len(x)},), one per X.npy window"
+            )
+    return x, y.astype(str), t.astype("datetime64[ns]"), pid.astype(str)
+
+
+def window_arrays(folder, participant, windows) -> xr.Dataset:
+    """One participant's windows of processed_data, copied chunk by chunk, windows with NaN or
+    infinite values dropped, under the `windows` settings."""
+    folder = Path(folder)
+    x, y, t, pid = read_processed(folder, windows.samples)
+    index = np.flatnonzero(pid == participant)
+    has_nan, has_inf = np.zeros(len(index), bool), np.zeros(len(index), bool)
+    magnitude = np.zeros(len(index))
+    sha = hashlib.sha256(t[index].view(np.uint8))
+    for start in range(0, len(index), CHUNK_WINDOWS):  # one pass over the rows, in chunks
+        part = slice(start, start + CHUNK_WINDOWS)
+        chunk = np.asarray(x[index[part]], dtype=np.float32)
+        sha.update(chunk.view(np.uint8))
+        has_nan[part] = np.isnan(chunk).any(axis=(1, 2))
+        has_inf[part] = np.isinf(chunk).any(axis=(1, 2)) & ~has_nan[part]
+        with np.errstate(invalid="ignore"):
+            magnitude[part] = np.median(np.linalg.norm(chunk, axis=2), axis=1)
+    finite = ~has_nan & ~has_inf
+    acceleration = da.from_array(x, chunks=(CHUNK_WINDOWS, -1, -1))[index[finite]]
+    acceleration = in_g(
+        folder / "X.npy", acceleration.astype(np.float32), magnitude[finite], windows.unit
+    )
+    return window_dataset(
+        acceleration.rechunk((CHUNK_WINDOWS, -1, -1)),
+        t[index[finite]],
+        y[index[finite]],
+        sample_rate=windows.sample_rate,
+        window_length_s=windows.length_s,
+        rows_read=len(index),
+        hours_annotated=len(index) * windows.length_s / 3600,
+        # processed_data holds whole windows, each with its annotation: none are incomplete or
+        # unannotated.
+        windows_dropped={"nan": has_nan.sum(), "infinite": has_inf.sum()},
+        recording_digest=sha.hexdigest(),
+    )

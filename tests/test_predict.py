@@ -1,0 +1,116 @@
+"""The predict step: a small CNN trained on a real store predicts its validation and test
+windows into one table."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from test_train import (
+    CLASSES,
+    PARTICIPANTS,
+    assert_ran_nothing,
+    banded_noise,
+    plant,
+    sections,
+    train_here,
+    write_inputs,
+)
+
+from spectrohar import predict
+from spectrohar.errors import DataError
+from spectrohar.models import build_model
+
+
+def predict_here(inputs, checkpoint, folder):
+    """Predict in this process, streaming the windows by chunks; the table's path."""
+    table = folder / "predictions.parquet"
+    predict.build(*inputs, checkpoint, table, **sections(memory_budget_mb=0))
+    return table
+
+
+@pytest.fixture
+def trained(tmp_path, rng):
+    """The arrays of a small store, the store and split table written from them, and a model
+    trained on them for one epoch (tmp_path/model.pt)."""
+    labels, x = banded_noise(rng)
+    inputs = write_inputs(tmp_path, labels, x)
+    train_here(inputs, tmp_path, max_epochs=1)
+    return labels, x, inputs
+
+
+def test_the_validation_and_test_windows_are_predicted(trained, tmp_path):
+    labels, x, inputs = trained
+    table = pd.read_parquet(predict_here(inputs, tmp_path / "model.pt", tmp_path))
+
+    probabilities = [f"probability_{cls}" for cls in CLASSES]
+    assert table.columns.tolist() == [
+        "set",
+        "participant",
+        "window_start",
+        "label",
+        "predicted",
+        *probabilities,
+    ]
+    assert table.set.tolist() == ["validation"] * 128 + ["test"] * 64
+    rows = np.flatnonzero(np.isin(PARTICIPANTS, ["P002", "P101"]))  # P002 validates, P101 tests
+    assert table.participant.tolist() == PARTICIPANTS[rows].tolist()
+    assert table.label.tolist() == labels[rows].tolist()
+    starts = pd.date_range("2016-01-01", periods=len(PARTICIPANTS), freq="30s")[rows]
+    assert (table.window_start == starts).all()
+    np.testing.assert_allclose(table[probabilities].sum(axis=1), 1, rtol=1e-5)
+    assert (table.predicted == np.array(CLASSES)[table[probabilities].to_numpy().argmax(1)]).all()
+    assert table.attrs == {"model": "cnn", "device": "cpu"}
+
+    # Each row holds the model's probabilities for its own window.
+    saved = torch.load(tmp_path / "model.pt", weights_only=True)
+    model = build_model("cnn", 3, 3, **saved["model_settings"]["options"])
+    model.load_state_dict(saved["weights"])
+    with torch.no_grad():
+        expected = model.eval()(torch.from_numpy(x[rows])).softmax(dim=1).numpy()
+    np.testing.assert_allclose(table[probabilities].to_numpy(), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_a_planted_checkpoint_runs_nothing(tmp_path, rng):
+    planted, marker = tmp_path / "model.pt", tmp_path / "MARKER"
+    plant(planted, marker)
+    message = (
+        f"{planted}: not read, as it is not a file of tensors and plain Python values that this "
+        "pipeline writes (nothing else is ever unpickled)"
+    )
+    with pytest.raises(DataError, match=f"^{re.escape(message)}$"):
+        predict_here(write_inputs(tmp_path, *banded_noise(rng)), planted, tmp_path)
+    assert_ran_nothing(planted, marker)
+
+
+@pytest.mark.parametrize(
+    ("name", "split"),
+    [
+        ("validation", "P001,train\nP150,validation\nP151,validation\nP101,test\n"),
+        ("test", "P001,train\nP002,validation\nP151,test\nP150,test\n"),
+    ],
+)
+def test_a_set_without_windows_is_an_error(trained, tmp_path, name, split):
+    store, table = trained[2]
+    table.write_text(f"participant,set\n{split}")
+    message = f"{table}: the {name} participants P150, P151 have no windows in {store}"
+    with pytest.raises(DataError, match=f"^{re.escape(message)}$"):
+        predict_here((store, table), tmp_path / "model.pt", tmp_path)
+    assert not (tmp_path / "predictions.parquet").exists()
+
+
+def test_non_finite_probabilities_stop_prediction(trained, tmp_path):
+    labels, x, _ = trained
+    x[400, 1, 30, 30] = np.nan  # the 17th window of P101, at 400 * 30 s
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    store, split = write_inputs(damaged, labels, x)
+    message = (
+        f"{store}: the model in {tmp_path / 'model.pt'} gives non-finite probabilities for 1 of "
+        "64 test windows (the first: P101 at 2016-01-01 03:20:00); check the store with "
+        "`spectrohar inspect`"
+    )
+    with pytest.raises(DataError, match=f"^{re.escape(message)}$"):
+        predict_here((store, split), tmp_path / "model.pt", damaged)
+    assert not (damaged / "predictions.parquet").exists()
