@@ -19,6 +19,16 @@ except DataError as error:
 
 SOURCE = source(SETTINGS.source.kind)
 DICTIONARY = settings.dictionary(SETTINGS)
+SPECTROGRAMS = expand("results/spectrograms/{participant}.zarr", participant=PARTICIPANTS)
+# The source as one participant's jobs see it: which others are chosen is no parameter of them,
+# so that adding a participant to source.participants reruns no other participant's jobs.
+PARTICIPANT_SOURCE = {**config["source"], "participants": []}
+
+# Threads of the jobs that use several (training, prediction), and of each participant's
+# spectrogram job (a few each, so that participants' jobs run side by side); Snakemake caps
+# both at --cores and sets OMP_NUM_THREADS to them.
+THREADS = 8
+PARTICIPANT_THREADS = 2
 
 
 wildcard_constraints:
@@ -46,7 +56,7 @@ rule all:
     input:
         expand("results/windows/{participant}.zarr", participant=PARTICIPANTS),
         rules.qc.output,
-        rules.spectrogram.output,
+        SPECTROGRAMS,
         rules.split.output,
         rules.train.output,
         rules.predict.output,

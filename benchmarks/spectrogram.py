@@ -2,7 +2,8 @@
 
 (a) the tutorial's way: torch.stft per batch of 32, as its create_dataloader does;
 (b) scipy.signal.stft, in memory;
-(c) the pipeline's spectrogram stage, window stores -> spectrogram store, end to end.
+(c) the pipeline's spectrogram stage, each window store -> its spectrogram store, end to end
+    (one after another in one process; the workflow runs them as jobs side by side).
 
     python benchmarks/spectrogram.py --windows 30000 100000 300000 --folder /tmp/spectrohar-bench
 
@@ -25,7 +26,6 @@ import yaml
 import zarr
 
 from spectrohar import settings, spectrogram, synthetic
-from spectrohar.labels import PACKAGED_DICTIONARY
 from spectrohar.layout import participant_windows, window_dataset
 from spectrohar.settings import Synthetic, Windows
 from spectrohar.sources import capture24
@@ -116,14 +116,10 @@ def run_one(way: str, stores: list[Path], out: Path, in_memory: int, threads: in
         n = sum(open_store(p).sizes["window"] for p in stores)
         shutil.rmtree(out, ignore_errors=True)
         start = time.perf_counter()
-        spectrogram.build(
-            stores,
-            out,
-            PACKAGED_DICTIONARY,
-            threads=threads,
-            spectrogram=DEFAULTS.spectrogram,
-            labels=DEFAULTS.labels,
-        )
+        for path in stores:  # one job per participant, as the workflow runs them
+            spectrogram.build(
+                path, out / path.name, threads=threads, spectrogram=DEFAULTS.spectrogram
+            )
     else:
         needed = stores[: -(-in_memory // PER_PARTICIPANT)]
         x = np.concatenate([open_store(p).acceleration.values for p in needed])[:in_memory]
@@ -151,7 +147,7 @@ def main() -> None:
     parser.add_argument("--stores", nargs="*", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.way:  # a child: measure one way and print it
-        out = args.folder / "spectrograms.zarr"
+        out = args.folder / "spectrograms"
         print(json.dumps(run_one(args.way, args.stores, out, args.in_memory, args.threads)))
         return
     for n in args.windows:
@@ -187,10 +183,14 @@ def main() -> None:
                 f"{r['windows_per_s']:>8.0f} windows/s ({r['windows_per_s'] / base:5.2f}x the "
                 f"notebook), peak RSS {r['peak_rss_mb']:6.0f} MB"
             )
-        array = zarr.open_group(folder / "spectrograms.zarr", mode="r")["spectrogram"]
+        arrays = [
+            zarr.open_group(path, mode="r")["spectrogram"]
+            for path in sorted((folder / "spectrograms").glob("*.zarr"))
+        ]
+        stored, raw = sum(a.nbytes_stored() for a in arrays), sum(a.nbytes for a in arrays)
         print(
-            f"N={n:>7} spectrogram array: {array.nbytes_stored() / 2**20:.0f} MiB stored, "
-            f"{array.nbytes / array.nbytes_stored():.2f}x compression"
+            f"N={n:>7} spectrogram arrays: {stored / 2**20:.0f} MiB stored, "
+            f"{raw / stored:.2f}x compression"
         )
 
 

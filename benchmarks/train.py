@@ -62,12 +62,20 @@ def notebook_epoch(x, y, device, rng) -> float:
     return len(x) / (time.perf_counter() - start)
 
 
+def as_labels(annotations):
+    """The labelling of a store whose annotations are its labels."""
+    return np.asarray(annotations, dtype=object)
+
+
 def pipeline_epoch(store, device, batch_size, **levers) -> float:
     """One epoch of spectrohar.train.fit on the cache; windows/s of its training pass."""
     torch.manual_seed(0)
     model = build_model("cnn", n_classes=len(CLASSES), in_channels=3, width=32).to(device)
-    train = Spectrograms(store, ["P001"], CLASSES)
-    validation = Spectrograms(store, ["P002"], CLASSES)
+    # The stores' annotations are their labels; both splits held in memory.
+    train, validation = (
+        Spectrograms([store], [participant], CLASSES, as_labels, memory_budget_mb=2**20)
+        for participant in ("P001", "P002")
+    )
     history, _, _ = fit(
         model,
         train,
@@ -114,10 +122,8 @@ def main() -> None:
             participant=participants,
             window_start=np.zeros(len(cache), "datetime64[ns]"),
             annotation=labels,
-            label=labels,
             sample_rate=100,
             window_length_s=30,
-            label_scheme="benchmark",
             **STFT,
         )
         write_dataset(ds, store, chunks={"spectrogram": (256, 3, 61, 61)})

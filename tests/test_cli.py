@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from test_cache import participant_stores
 
 from spectrohar.cli import main
 from spectrohar.stores import STRING, write_dataset
@@ -46,27 +47,22 @@ def test_inspect_of_a_missing_store_is_one_line():
     assert result.stderr.strip().endswith("nowhere.zarr: no such store")
 
 
+def two_participants(folder):
+    """A folder of two participants' spectrogram stores, the third window the only bright one."""
+    x = np.zeros((4, 3, 61, 61), "f4")
+    x[2] = 1
+    participants = ["P001", "P001", "P002", "P002"]
+    participant_stores(folder, participants, ["7030 sleeping;MET 0.95"] * 4, x, chunk=2)
+    return folder
+
+
 def test_show_draws_the_window_that_holds_a_time(tmp_path):
-    x = np.zeros((4, 2, 61, 61), "f4")
-    x[2] = 1  # the only bright window
-    ds = xr.Dataset(
-        {"spectrogram": (("window", "channel", "frequency", "frame"), x)},
-        coords={
-            "channel": np.asarray(["x", "norm"], dtype=STRING),
-            "frequency": np.linspace(0, 50, 61),
-            "frame": np.linspace(0.6, 29.4, 61),
-            "participant": ("window", np.asarray(["P001", "P001", "P002", "P002"], dtype=STRING)),
-            "label": ("window", np.asarray(["sleep"] * 4, dtype=STRING)),
-            "window_start": ("window", pd.date_range("2016-01-01", periods=4, freq="30s")),
-        },
-        attrs={"window_length_s": 30},
-    )
-    write_dataset(ds, tmp_path / "s.zarr", chunks={"spectrogram": (2, 2, 61, 61)})
+    folder = two_participants(tmp_path / "spectrograms")
     out = tmp_path / "w.png"
     main(
         [
             "show",
-            str(tmp_path / "s.zarr"),
+            str(folder),
             "--participant",
             "P002",
             "--time",
@@ -78,7 +74,17 @@ def test_show_draws_the_window_that_holds_a_time(tmp_path):
     image = matplotlib.image.imread(out)
     assert image.shape[1] > image.shape[0] > 200
     by_index = tmp_path / "i.png"
-    main(["show", str(tmp_path / "s.zarr"), "--window", "2", "--output", str(by_index)])
+    main(["show", str(folder), "--window", "2", "--output", str(by_index)])
     assert by_index.read_bytes() == out.read_bytes()
     with pytest.raises(SystemExit):
-        main(["show", str(tmp_path / "s.zarr"), "--participant", "P002", "--time", "2017-01-01"])
+        main(["show", str(folder), "--participant", "P002", "--time", "2017-01-01"])
+
+
+def test_inspect_of_a_folder_opens_its_stores_as_one(tmp_path, capsys):
+    folder = two_participants(tmp_path / "spectrograms")
+    main(["inspect", str(folder)])
+    out = capsys.readouterr().out
+    assert out.startswith(f"{folder}: 2 stores, 4 windows, stored ")
+    assert "spectrogram   (window, channel, frequency, frame) float32" in out
+    assert "windows per participant:\n         2  P001\n         2  P002\n" in out
+    assert "windows per annotation:\n         4  7030 sleeping;MET 0.95" in out

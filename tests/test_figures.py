@@ -36,7 +36,6 @@ def spectrogram_store(path, window_length_s=30):
             "participant": ("window", np.array([f"P00{i % 3 + 1}" for i in range(n)], STRING)),
             "window_start": ("window", pd.date_range("2024-01-01", periods=n, freq="30s")),
             "annotation": ("window", np.array([f"{lab};code" for lab in labels], STRING)),
-            "label": ("window", labels.astype(STRING)),
         },
         attrs={
             "n_fft": 120,
@@ -44,16 +43,25 @@ def spectrogram_store(path, window_length_s=30):
             "window": "hann",
             "sample_rate": 100,
             "window_length_s": window_length_s,
-            "label_scheme": "TestScheme",
         },
     )
     write_dataset(ds, path, chunks={"spectrogram": (8, 3, 61, 61)})
     return path
 
 
+def write_dictionary(path):
+    """The dictionary whose scheme TestScheme labels the store's annotations "<label>;code"."""
+    rows = "".join(f"{label};code,{label}\n" for label in sorted(set(STORE_LABELS)))
+    path.write_text(f"annotation,label:TestScheme\n{rows}")
+    return path
+
+
 @pytest.fixture
 def spectrograms(tmp_path):
-    return open_store(spectrogram_store(tmp_path / "spectrograms.zarr"))
+    """The store, labelled as the report labels it."""
+    ds = open_store(spectrogram_store(tmp_path / "spectrograms.zarr"))
+    label = [text.split(";")[0] for text in ds.annotation.values.tolist()]
+    return ds.assign_coords(label=("window", label)).assign_attrs(label_scheme="TestScheme")
 
 
 def png(figure) -> np.ndarray:

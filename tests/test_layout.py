@@ -49,8 +49,6 @@ def test_the_spectrogram_stores_axes_follow_from_the_stft():
         participant=["P001", "P002"],
         window_start=np.zeros(2, "datetime64[ns]"),
         annotation=["7030 sleeping;MET 0.95"] * 2,
-        label=["sleep"] * 2,
-        label_scheme="Willetts2018",
         **STFT,
     )
     assert ds.spectrogram.dims == ("window", "channel", "frequency", "frame")
@@ -60,7 +58,8 @@ def test_the_spectrogram_stores_axes_follow_from_the_stft():
     np.testing.assert_allclose(ds.frequency.values, np.arange(61) * 100 / 120)
     # The first 120-sample frame is centred 60 samples in; frames are 48 samples apart.
     np.testing.assert_allclose(ds.frame.values, 0.6 + 0.48 * np.arange(61))
-    assert ds.attrs["n_fft"] == 120 and ds.attrs["label_scheme"] == "Willetts2018"
+    assert ds.attrs["n_fft"] == 120
+    assert "label" not in ds.coords and "label_scheme" not in ds.attrs  # labels are not cached
 
 
 def test_spectrograms_that_do_not_fit_the_stft_are_refused():
@@ -71,7 +70,5 @@ def test_spectrograms_that_do_not_fit_the_stft_are_refused():
             participant=["P001"],
             window_start=np.zeros(1, "datetime64[ns]"),
             annotation=["sleep"],
-            label=["sleep"],
-            label_scheme="Willetts2018",
             **STFT,
         )

@@ -1,6 +1,8 @@
 """The predict step: a small CNN trained on a real store predicts its validation and test
 windows into one table."""
 
+import dataclasses
+import functools
 import re
 
 import numpy as np
@@ -26,7 +28,7 @@ from spectrohar.models import build_model
 def predict_here(inputs, checkpoint, folder):
     """Predict in this process, streaming the windows by chunks; the table's path."""
     table = folder / "predictions.parquet"
-    predict.build(*inputs, checkpoint, table, **sections(memory_budget_mb=0))
+    predict.build(*inputs, checkpoint, table, memory_mb=0, **sections())
     return table
 
 
@@ -92,11 +94,14 @@ def test_a_planted_checkpoint_runs_nothing(tmp_path, rng):
     ],
 )
 def test_a_set_without_windows_is_an_error(trained, tmp_path, name, split):
-    store, table = trained[2]
+    stores, table, dictionary = trained[2]
     table.write_text(f"participant,set\n{split}")
-    message = f"{table}: the {name} participants P150, P151 have no windows in {store}"
+    message = (
+        f"{table}: the {name} participants P150, P151 have no labelled windows in the 3 stores "
+        f"in {tmp_path}"
+    )
     with pytest.raises(DataError, match=f"^{re.escape(message)}$"):
-        predict_here((store, table), tmp_path / "model.pt", tmp_path)
+        predict_here((stores, table, dictionary), tmp_path / "model.pt", tmp_path)
     assert not (tmp_path / "predictions.parquet").exists()
 
 
@@ -105,12 +110,37 @@ def test_non_finite_probabilities_stop_prediction(trained, tmp_path):
     x[400, 1, 30, 30] = np.nan  # the 17th window of P101, at 400 * 30 s
     damaged = tmp_path / "damaged"
     damaged.mkdir()
-    store, split = write_inputs(damaged, labels, x)
+    inputs = write_inputs(damaged, labels, x)
     message = (
-        f"{store}: the model in {tmp_path / 'model.pt'} gives non-finite probabilities for 1 of "
-        "64 test windows (the first: P101 at 2016-01-01 03:20:00); check the store with "
-        "`spectrohar inspect`"
+        f"{damaged / 'P101.zarr'}: the model in {tmp_path / 'model.pt'} gives non-finite "
+        "probabilities for 1 of 64 test windows (the first: P101 at 2016-01-01 03:20:00); "
+        "check the store with `spectrohar inspect`"
     )
     with pytest.raises(DataError, match=f"^{re.escape(message)}$"):
-        predict_here((store, split), tmp_path / "model.pt", damaged)
+        predict_here(inputs, tmp_path / "model.pt", damaged)
     assert not (damaged / "predictions.parquet").exists()
+
+
+@pytest.mark.parametrize("unknown", ["error", "drop"])
+def test_windows_of_unknown_annotations_are_left_out_or_stop(trained, tmp_path, unknown):
+    labels, x, _ = trained
+    labels = labels.copy()
+    labels[[300, 301, 420]] = "walking; not in the dictionary"  # two P002, one P101 window
+    folder = tmp_path / unknown
+    folder.mkdir()
+    inputs = write_inputs(folder, labels, x)
+    table = folder / "predictions.parquet"
+    run = functools.partial(
+        predict.build, *inputs, tmp_path / "model.pt", table, memory_mb=0, **sections()
+    )
+    if unknown == "error":
+        with pytest.raises(DataError, match="1 annotations are missing under label:Test"):
+            run()
+        return
+    run.keywords["labels"] = dataclasses.replace(run.keywords["labels"], unknown="drop")
+    run()
+    rows = np.flatnonzero(np.isin(PARTICIPANTS, ["P002", "P101"]))
+    kept = np.setdiff1d(rows, [300, 301, 420])
+    predictions = pd.read_parquet(table)
+    assert predictions.label.tolist() == labels[kept].tolist()
+    assert len(predictions) == len(rows) - 3

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from conftest import REPO
 from sklearn import metrics as skm
-from test_figures import spectrogram_store
+from test_figures import spectrogram_store, write_dictionary
 
 from spectrohar import report
-from spectrohar.settings import Report
+from spectrohar.settings import Labels, Report
 
 # As the score step writes it, metrics lists only the test set's classes: "mvpa" has no window
 # in the store, "sleep" none among the test windows; the examples figure has a row for each.
@@ -70,13 +70,15 @@ def inputs(tmp_path):
     paths["classification_report.txt"].write_text(CLASSIFICATION_REPORT)
     qc.to_csv(paths["qc.csv"], index=False)
     return {
-        "spectrograms": spectrogram_store(tmp_path / "spectrograms.zarr"),
+        "spectrograms": [spectrogram_store(tmp_path / "spectrograms.zarr")],
+        "dictionary": write_dictionary(tmp_path / "dictionary.csv"),
         "history": paths["history.csv"],
         "metrics": paths["metrics.json"],
         "classification_report": paths["classification_report.txt"],
         "qc": paths["qc.csv"],
         "captions": {name: CAPTIONS / f"{name}.rst" for name in FIGURES},
         "report": Report(examples_per_class=2, seed=0),
+        "labels": Labels(scheme="TestScheme", dictionary=None, unknown="error"),
         "config": CONFIG,
     }
 
@@ -131,8 +133,8 @@ def test_a_caption_is_read_from_its_file(inputs, tmp_path):
     assert caption(CAPTIONS / "confusion_matrix.rst") not in page
 
 
-def test_the_window_length_and_the_scheme_come_from_the_store(inputs, tmp_path):
-    inputs["spectrograms"] = spectrogram_store(tmp_path / "ten.zarr", window_length_s=10)
+def test_the_window_length_comes_from_the_store_and_the_scheme_from_the_settings(inputs, tmp_path):
+    inputs["spectrograms"] = [spectrogram_store(tmp_path / "ten.zarr", window_length_s=10)]
     page = build(inputs, tmp_path / "page")
     assert "10 s windows kept" in page and "30 s" not in page
     assert "under the scheme TestScheme" in page

@@ -11,22 +11,18 @@ import scipy.signal
 import torch
 import xarray as xr
 
-from spectrohar import spectrogram
-from spectrohar.labels import PACKAGED_DICTIONARY
+from spectrohar import open_spectrograms, spectrogram
 from spectrohar.layout import AXES, participant_windows, window_dataset
-from spectrohar.settings import Labels, Spectrogram
+from spectrohar.settings import Spectrogram
 from spectrohar.stores import write_dataset
 
 SETTINGS = {"n_fft": 120, "hop_length": 48, "window": "hann"}
 STAGE = {"channels": ["x", "y", "z"], "chunk_windows": 8, "dtype": "float32", **SETTINGS}
 
 
-def stage(scheme="Willetts2018", **changes):
-    """The spectrogram and labels sections that `spectrogram.build` takes, with `changes`."""
-    return {
-        "spectrogram": Spectrogram(**{**STAGE, **changes}),
-        "labels": Labels(scheme=scheme, dictionary=None, unknown="error"),
-    }
+def stage(**changes):
+    """The spectrogram section that `spectrogram.build` takes, with `changes`."""
+    return {"spectrogram": Spectrogram(**{**STAGE, **changes})}
 
 
 def test_log_stft_is_scipy_stft(rng):
@@ -103,15 +99,16 @@ def test_build_writes_every_window_with_named_coordinates(tmp_path, rng):
         window_store(tmp_path / "P001.zarr", "P001", [sleep] * 23 + [office] * 10, rng),
         window_store(tmp_path / "P002.zarr", "P002", [office] * 17, rng),
     ]
-    out = tmp_path / "spectrograms.zarr"
-    spectrogram.build(
-        [tmp_path / "P001.zarr", tmp_path / "P002.zarr"],
-        out,
-        PACKAGED_DICTIONARY,
-        threads=2,
-        **stage("Walmsley2020", channels=["x", "y", "z", "norm"]),
-    )
-    ds = xr.open_zarr(out)
+    out = tmp_path / "spectrograms"
+    for participant in ("P001", "P002"):
+        spectrogram.build(
+            tmp_path / f"{participant}.zarr",
+            out / f"{participant}.zarr",
+            threads=2,
+            **stage(channels=["x", "y", "z", "norm"]),
+        )
+    assert xr.open_zarr(out / "P002.zarr").sizes["window"] == 17
+    ds = open_spectrograms(out)
     assert ds.spectrogram.dims == ("window", "channel", "frequency", "frame")
     assert ds.spectrogram.shape == (50, 4, 61, 61)
     # Every element written, equal to an in-memory STFT of the same windows.
@@ -126,9 +123,10 @@ def test_build_writes_every_window_with_named_coordinates(tmp_path, rng):
     assert ds.frequency.values[1] == pytest.approx(100 / 120)
     assert ds.frame.values[0] == pytest.approx(0.6) and ds.frame.attrs["units"] == "s"
     assert list(ds.participant.values) == ["P001"] * 33 + ["P002"] * 17
-    assert list(ds.label.values) == ["sleep"] * 23 + ["sedentary"] * 27
+    # The raw annotations, every one, and no labels: a relabel rebuilds no store.
+    assert list(ds.annotation.values) == [sleep] * 23 + [office] * 27
+    assert "label" not in ds.coords and "label_scheme" not in ds.attrs
     assert ds.window_start.dtype == np.dtype("datetime64[ns]")
-    assert ds.attrs["label_scheme"] == "Walmsley2020"
     assert ds.attrs["n_fft"] == 120 and ds.attrs["hop_length"] == 48
     assert ds.attrs["channels"] == ["x", "y", "z", "norm"]
 
@@ -136,25 +134,23 @@ def test_build_writes_every_window_with_named_coordinates(tmp_path, rng):
 BUILD = """
 import json, sys
 from spectrohar import settings, spectrogram
-from spectrohar.labels import PACKAGED_DICTIONARY
 sections = settings.sections(json.loads(sys.argv[1]))
-spectrogram.build(sys.argv[3:], sys.argv[2], PACKAGED_DICTIONARY, threads=1, **sections)
+spectrogram.build(sys.argv[3], sys.argv[2], threads=1, **sections)
 """
 
 
-def build_in_process(out, stores):
+def build_in_process(out, windows):
     config = {name: dataclasses.asdict(section) for name, section in stage().items()}
     return subprocess.Popen(
-        [sys.executable, "-c", BUILD, json.dumps(config), str(out), *map(str, stores)]
+        [sys.executable, "-c", BUILD, json.dumps(config), str(out), str(windows)]
     )
 
 
 @pytest.mark.slow
 def test_a_killed_run_then_a_rerun_gives_the_uninterrupted_store(tmp_path, rng):
-    for i in (1, 2):
-        window_store(tmp_path / f"P00{i}.zarr", f"P00{i}", ["7030 sleeping;MET 0.95"] * 300, rng)
+    window_store(tmp_path / "P001.zarr", "P001", ["7030 sleeping;MET 0.95"] * 600, rng)
     reference, out = tmp_path / "reference.zarr", tmp_path / "out.zarr"
-    paths = [tmp_path / "P001.zarr", tmp_path / "P002.zarr"]
+    paths = tmp_path / "P001.zarr"
     assert build_in_process(reference, paths).wait() == 0
     chunks = reference / "spectrogram" / "c"
     n_chunks = sum(1 for _ in chunks.rglob("*") if _.is_file())

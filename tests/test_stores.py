@@ -9,24 +9,24 @@ import numpy as np
 import pytest
 import xarray as xr
 import zarr
-from test_cache import spectrogram_store
+from test_cache import as_labels, participant_stores
 from test_spectrogram import stage, window_store
-from test_train import sections
+from test_train import sections, write_dictionary
 
 from spectrohar import predict, report, spectrogram, train
 from spectrohar.cache import Spectrograms
 from spectrohar.cli import main
 from spectrohar.errors import DataError
-from spectrohar.labels import PACKAGED_DICTIONARY
 from spectrohar.layout import AXES, spectrogram_dataset
-from spectrohar.settings import Report
-from spectrohar.stores import open_store, reading, write_dataset
+from spectrohar.settings import Labels, Report
+from spectrohar.stores import open_spectrograms, open_store, reading, write_dataset
 
 CLASSES = ["sit-stand", "sleep", "walking"]
-# 16-window chunks: c/0-c/2 hold P001 (training), c/3 P002 (validation), c/4-c/5 P101 (test).
+# A store per participant in 16-window chunks: c/0-c/2 of P001 (training), c/0 of P002
+# (validation), c/0-c/1 of P101 (test).
 PARTICIPANTS = ["P001"] * 48 + ["P002"] * 16 + ["P101"] * 32
-# One quick epoch, the split held in memory.
-TRAIN_SETTINGS = sections(max_epochs=1, batch_size=16, memory_budget_mb=4000)
+# One quick epoch, the splits held in memory.
+TRAIN_SETTINGS = {"memory_mb": 8000, **sections(max_epochs=1, batch_size=16)}
 
 
 def rebuild(path) -> str:
@@ -67,23 +67,31 @@ def damage_header_under_a_valid_checksum(path) -> None:
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory):
-    """A spectrogram store whose class is a bright frequency band, and its split table."""
+    """Spectrogram stores whose class is a bright frequency band, a split table and the
+    dictionary of the classes."""
     rng = np.random.default_rng(0)
     folder = tmp_path_factory.mktemp("pristine")
     y = rng.integers(0, 3, len(PARTICIPANTS))
     x = rng.normal(-6, 1, size=(len(y), 3, 61, 61)).astype(np.float32)
     for cls in range(3):
         x[y == cls, :, 10 + 15 * cls : 14 + 15 * cls] += 4
-    store = spectrogram_store(folder / "s.zarr", PARTICIPANTS, np.array(CLASSES)[y], x)
+    stores = participant_stores(folder / "spectrograms", PARTICIPANTS, np.array(CLASSES)[y], x)
     split = folder / "split.csv"
     split.write_text("participant,set\nP001,train\nP002,validation\nP101,test\n")
-    return store, split
+    return stores, split, write_dictionary(folder, CLASSES)
 
 
 @pytest.fixture
-def store(pristine, tmp_path):
-    """A copy of the pristine store, to damage."""
-    return shutil.copytree(pristine[0], tmp_path / "spectrograms.zarr")
+def stores(pristine, tmp_path):
+    """A copy of the pristine stores, to damage."""
+    folder = shutil.copytree(pristine[0][0].parent, tmp_path / "spectrograms")
+    return [folder / path.name for path in pristine[0]]
+
+
+@pytest.fixture
+def store(stores):
+    """The test participant's store, to damage."""
+    return stores[-1]
 
 
 @pytest.fixture(scope="module")
@@ -103,13 +111,11 @@ def test_every_array_is_checksummed_and_every_chunk_written(tmp_path):
         participant=[""] * 40,
         window_start=np.zeros(40, "datetime64[ns]"),
         annotation=[""] * 40,
-        label=[""] * 40,
         n_fft=8,
         hop_length=4,
         window="hann",
         sample_rate=100,
         window_length_s=0.2,
-        label_scheme="Willetts2018",
     )
     write_dataset(
         ds.chunk({"window": 16}), tmp_path / "z.zarr", chunks={"spectrogram": (16, 3, 5, 4)}
@@ -120,11 +126,13 @@ def test_every_array_is_checksummed_and_every_chunk_written(tmp_path):
         assert isinstance(array.compressors[-1], zarr.codecs.Crc32cCodec), name
         assert array.nchunks_initialized == array.nchunks, name
     assert arrays["window_start"].nchunks == 3 and arrays["window_start"].metadata.fill_value == 0
-    xr.testing.assert_identical(open_store(tmp_path / "z.zarr").load(), ds)
+    written = open_store(tmp_path / "z.zarr").load()
+    assert set(written.attrs.pop("versions")) >= {"numpy", "zarr"}  # what write_dataset adds
+    xr.testing.assert_identical(written, ds)
 
 
 @pytest.mark.parametrize(
-    ("array", "chunk", "total"), [("spectrogram", "c/4/0/0/0", 6), ("participant", "c/0", 1)]
+    ("array", "chunk", "total"), [("spectrogram", "c/1/0/0/0", 2), ("participant", "c/0", 1)]
 )
 def test_a_store_with_a_missing_chunk_is_not_opened(store, array, chunk, total):
     (store / array / chunk).unlink()
@@ -133,22 +141,24 @@ def test_a_store_with_a_missing_chunk_is_not_opened(store, array, chunk, total):
 
 
 def test_every_missing_chunk_is_counted(store):
-    for chunk in ("c/5/0/0/0", "c/2/0/0/0"):
+    for chunk in ("c/1/0/0/0", "c/0/0/0/0"):
         (store / "spectrogram" / chunk).unlink()
-    with pytest.raises(DataError, match=missing(store, "spectrogram", "c/2/0/0/0", 2, 6)):
+    with pytest.raises(DataError, match=missing(store, "spectrogram", "c/0/0/0/0", 2, 2)):
         open_store(store)
 
 
-def read_with_xarray(store):
-    """The store's spectrograms as the report and `spectrohar show` read them."""
-    with reading(store):
-        return open_store(store).spectrogram.values
+def read_with_xarray(stores):
+    """The stores' spectrograms as the report and `spectrohar show` read them."""
+    with reading(*stores):
+        return open_spectrograms(stores).spectrogram.values
 
 
 READERS = {
-    "in memory": lambda store: Spectrograms(store, ["P101"], CLASSES),
-    "streamed": lambda store: list(
-        Spectrograms(store, ["P101"], CLASSES, memory_budget_mb=0).batches(
+    "in memory": lambda stores: Spectrograms(
+        stores, ["P101"], CLASSES, as_labels, memory_budget_mb=4000
+    ),
+    "streamed": lambda stores: list(
+        Spectrograms(stores, ["P101"], CLASSES, as_labels, memory_budget_mb=0).batches(
             8, np.random.default_rng(0)
         )
     ),
@@ -166,10 +176,10 @@ READERS = {
     ],
     ids=["flipped bytes", "damaged header", "damaged header, valid checksum"],
 )
-def test_a_damaged_chunk_stops_the_read_naming_it(store, reader, damage, reason):
-    damage(store / "spectrogram" / "c/4/0/0/0")
-    with pytest.raises(DataError, match=damaged(store, "spectrogram", "c/4/0/0/0", reason)):
-        READERS[reader](store)
+def test_a_damaged_chunk_stops_the_read_naming_it(stores, store, reader, damage, reason):
+    damage(store / "spectrogram" / "c/1/0/0/0")
+    with pytest.raises(DataError, match=damaged(store, "spectrogram", "c/1/0/0/0", reason)):
+        READERS[reader](stores)
 
 
 def test_a_damaged_coordinate_chunk_stops_the_opening(store):
@@ -195,15 +205,16 @@ def test_a_path_that_is_no_store_is_one_sentence(tmp_path):
 
 
 def test_show_prints_the_sentence(store, capsys):
-    flip_bytes(store / "spectrogram" / "c/4/0/0/0")
+    flip_bytes(store / "spectrogram" / "c/0/0/0/0")
+    folder, png = store.parent, store.parent.parent / "w.png"
     with pytest.raises(SystemExit) as exit:
-        main(["show", str(store), "--window", "70", "--output", str(store.parent / "w.png")])
+        main(["show", str(folder), "--window", "70", "--output", str(png)])  # P101's 7th
     assert exit.value.code == 1
     sentence = capsys.readouterr().err.strip()
     assert re.match(
-        damaged(store, "spectrogram", "c/4/0/0/0"), sentence.removeprefix("spectrohar: ")
+        damaged(store, "spectrogram", "c/0/0/0/0"), sentence.removeprefix("spectrohar: ")
     )
-    assert not (store.parent / "w.png").exists()
+    assert not png.exists()
 
 
 def test_the_spectrogram_stage_stops_at_a_damaged_window_chunk(tmp_path, rng):
@@ -212,17 +223,11 @@ def test_the_spectrogram_stage_stops_at_a_damaged_window_chunk(tmp_path, rng):
         window_store(path, path.stem, ["7030 sleeping;MET 0.95"] * 20, rng)
     flip_bytes(stores[1] / "acceleration" / "c/1/0/0")
     with pytest.raises(DataError, match=damaged(stores[1], "acceleration", "c/1/0/0")):
-        spectrogram.build(
-            stores,
-            tmp_path / "spectrograms.zarr",
-            PACKAGED_DICTIONARY,
-            threads=2,
-            **stage(),
-        )
+        spectrogram.build(stores[1], tmp_path / "P002-spectrograms.zarr", threads=2, **stage())
 
 
-def test_the_report_stops_at_a_damaged_example_window(store, tmp_path):
-    for chunk in (store / "spectrogram" / "c").rglob("*"):  # whichever windows are drawn
+def test_the_report_stops_at_a_damaged_example_window(stores, pristine, tmp_path):
+    for chunk in (stores[0].parent).rglob("spectrogram/c/**/*"):  # whichever windows are drawn
         if chunk.is_file():
             flip_bytes(chunk)
     history, metrics, text, qc = (tmp_path / name for name in ("h.csv", "m.json", "r.txt", "q.csv"))
@@ -231,9 +236,10 @@ def test_the_report_stops_at_a_damaged_example_window(store, tmp_path):
     text.write_text("")
     qc.write_text("participant\nP001\n")
     html, examples = tmp_path / "report.html", tmp_path / "spectrogram_examples.png"
-    with pytest.raises(DataError, match=damaged(store, "spectrogram", "c/0/0/0/0")):
+    with pytest.raises(DataError, match=damaged(stores[0], "spectrogram", "c/0/0/0/0")):
         report.build(
-            store,
+            stores,
+            pristine[2],
             history,
             metrics,
             text,
@@ -242,6 +248,7 @@ def test_the_report_stops_at_a_damaged_example_window(store, tmp_path):
             html,
             {"spectrogram_examples": examples},
             report=Report(examples_per_class=2, seed=0),
+            labels=Labels(scheme="Test", dictionary=None, unknown="error"),
             config={},
         )
     assert not html.exists() and not examples.exists()
@@ -249,23 +256,23 @@ def test_the_report_stops_at_a_damaged_example_window(store, tmp_path):
 
 @pytest.mark.parametrize("damage", ["missing", "flipped"])
 def test_training_and_prediction_stop_at_a_damaged_store(
-    store, pristine, checkpoint, tmp_path, damage
+    stores, store, pristine, checkpoint, tmp_path, damage
 ):
-    if damage == "missing":
-        (store / "spectrogram" / "c/4/0/0/0").unlink()
-        train_error = predict_error = missing(store, "spectrogram", "c/4/0/0/0", 1, 6)
+    if damage == "missing":  # a store with a missing chunk is not opened, whoever reads it
+        (store / "spectrogram" / "c/1/0/0/0").unlink()
+        train_error = predict_error = missing(store, "spectrogram", "c/1/0/0/0", 1, 2)
     else:
-        for chunk in ("c/1/0/0/0", "c/4/0/0/0"):
-            flip_bytes(store / "spectrogram" / chunk)
+        for path in (stores[0], store):
+            flip_bytes(path / "spectrogram" / "c/1/0/0/0")
         # Training reads the training and validation chunks only, prediction the validation
         # and test ones.
-        train_error = damaged(store, "spectrogram", "c/1/0/0/0")
-        predict_error = damaged(store, "spectrogram", "c/4/0/0/0")
-    split = pristine[1]
+        train_error = damaged(stores[0], "spectrogram", "c/1/0/0/0")
+        predict_error = damaged(store, "spectrogram", "c/1/0/0/0")
+    split, dictionary = pristine[1:]
     model, history = tmp_path / "model.pt", tmp_path / "history.csv"
     with pytest.raises(DataError, match=train_error):
-        train.build(store, split, model, history, **TRAIN_SETTINGS)
+        train.build(stores, split, dictionary, model, history, **TRAIN_SETTINGS)
     predictions = tmp_path / "predictions.parquet"
     with pytest.raises(DataError, match=predict_error):
-        predict.build(store, split, checkpoint, predictions, **TRAIN_SETTINGS)
+        predict.build(stores, split, dictionary, checkpoint, predictions, **TRAIN_SETTINGS)
     assert not any(p.exists() for p in [model, history, tmp_path / "train-state.pt", predictions])

@@ -11,12 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from test_cache import spectrogram_store
+from test_cache import as_labels, participant_stores, spectrogram_store
 
 from spectrohar import settings, train
 from spectrohar.cache import Spectrograms
 from spectrohar.errors import DataError
-from spectrohar.models import build_model
+from spectrohar.labels import labelling
+from spectrohar.models import build_model, split_windows
 from spectrohar.train import fit
 
 CLASSES = ["a", "b", "c"]
@@ -29,7 +30,7 @@ def separable(path, n, rng, memory_budget_mb=4000):
     for cls in range(3):
         x[y == cls, :, 10 + 15 * cls : 14 + 15 * cls] += 4
     spectrogram_store(path, ["P001"] * n, np.array(CLASSES)[y], x, chunk=32)
-    return Spectrograms(path, ["P001"], CLASSES, memory_budget_mb=memory_budget_mb)
+    return Spectrograms([path], ["P001"], CLASSES, as_labels, memory_budget_mb=memory_budget_mb)
 
 
 def fit_separable(folder, rng, n, *, streamed=False, **fitting):
@@ -105,14 +106,17 @@ TRAINING = {
     "mixed_precision": False,
     "channels_last": False,
     "deterministic": False,
-    "memory_budget_mb": 0,
     "seed": 0,
 }
+# The test stores' annotations are their labels, under a scheme of their own.
+LABELS = {"scheme": "Test", "dictionary": None, "unknown": "error"}
+MEMORY_MB = 0  # the rule's mem_mb: the splits are streamed by chunks
 
 TRAIN = """
 import json, sys
 from spectrohar import settings, train
-train.build(*sys.argv[1:5], **settings.sections(json.loads(sys.argv[5])))
+stores, *paths = json.loads(sys.argv[1])
+train.build(stores, *paths, memory_mb=0, **settings.sections(json.loads(sys.argv[2])))
 """
 
 # P001 trains, P002 validates, P101 is tested.
@@ -129,12 +133,20 @@ def banded_noise(rng):
     return np.array(CLASSES)[y], x
 
 
+def write_dictionary(folder, annotations=CLASSES):
+    """An annotation-label dictionary whose scheme Test labels each of `annotations` as itself."""
+    path = folder / "dictionary.csv"
+    path.write_text("annotation,label:Test\n" + "".join(f"{a},{a}\n" for a in annotations))
+    return path
+
+
 def write_inputs(folder, labels, x, split="P001,train\nP002,validation\nP101,test\n"):
-    """A spectrogram store of PARTICIPANTS' windows and a split table."""
-    store = spectrogram_store(folder / "s.zarr", PARTICIPANTS, labels, x, chunk=32)
+    """A spectrogram store per participant of PARTICIPANTS' windows, annotated with `labels`,
+    a split table and a dictionary of the labels."""
+    stores = participant_stores(folder, PARTICIPANTS, labels, x, chunk=32)
     table = folder / "split.csv"
     table.write_text(f"participant,set\n{split}")
-    return store, table
+    return stores, table, write_dictionary(folder)
 
 
 @pytest.fixture
@@ -144,8 +156,8 @@ def inputs(tmp_path, rng):
 
 
 def config(**training):
-    """The model and train sections, with `training` changed."""
-    return {"model": MODEL, "train": {**TRAINING, **training}}
+    """The model, train and labels sections, with `training` changed."""
+    return {"model": MODEL, "train": {**TRAINING, **training}, "labels": LABELS}
 
 
 def sections(**training):
@@ -155,15 +167,22 @@ def sections(**training):
 
 def train_here(inputs, folder, **training):
     """Train in this process, writing model.pt and history.csv to `folder`."""
-    train.build(*inputs, folder / "model.pt", folder / "history.csv", **sections(**training))
+    train.build(
+        *inputs,
+        folder / "model.pt",
+        folder / "history.csv",
+        memory_mb=MEMORY_MB,
+        **sections(**training),
+    )
 
 
 def start_training(inputs, folder):
     """Train deterministically in a process of its own, which a test can kill."""
     folder.mkdir(exist_ok=True)
-    paths = [*inputs, folder / "model.pt", folder / "history.csv"]
+    stores, *paths = [*inputs, folder / "model.pt", folder / "history.csv"]
+    paths = [list(map(str, stores)), *map(str, paths)]
     return subprocess.Popen(
-        [sys.executable, "-c", TRAIN, *map(str, paths), json.dumps(config(deterministic=True))]
+        [sys.executable, "-c", TRAIN, json.dumps(paths), json.dumps(config(deterministic=True))]
     )
 
 
@@ -222,9 +241,11 @@ def test_mixed_precision_and_channels_last_train_too(tmp_path, rng):
 
 
 def test_a_model_that_cannot_take_the_spectrograms_is_a_clear_error(inputs, tmp_path):
-    typed = settings.sections({"model": {"name": "cnn", "depth": 7}, "train": TRAINING})
+    typed = settings.sections(
+        {"model": {"name": "cnn", "depth": 7}, "train": TRAINING, "labels": LABELS}
+    )
     with pytest.raises(DataError, match=r"config model cnn \{'depth': 7\} cannot take"):
-        train.build(*inputs, tmp_path / "model.pt", tmp_path / "history.csv", **typed)
+        train.build(*inputs, tmp_path / "model.pt", tmp_path / "history.csv", memory_mb=0, **typed)
 
 
 class Touch:
@@ -263,10 +284,10 @@ def test_a_planted_state_runs_nothing_and_training_starts_fresh(inputs, tmp_path
     assert_ran_nothing(planted, marker)
 
 
-def first_batch_with_nan_or_inf(store):
+def first_batch_with_nan_or_inf(stores):
     """(position from 1, number of batches) of the first batch of the first epoch that holds a
     non-finite value, in the order that training draws them."""
-    windows = Spectrograms(store, ["P001"], CLASSES, memory_budget_mb=TRAINING["memory_budget_mb"])
+    windows = Spectrograms(stores, ["P001"], CLASSES, as_labels, memory_budget_mb=MEMORY_MB)
     rng = np.random.default_rng(TRAINING["seed"])
     finite = [bool(x.isfinite().all()) for x, _ in windows.batches(TRAINING["batch_size"], rng)]
     return finite.index(False) + 1, len(finite)
@@ -298,12 +319,15 @@ def test_a_non_finite_validation_loss_stops_training(tmp_path, rng):
 
 
 def test_validation_participants_without_windows_are_an_error(tmp_path, rng):
-    store, split = write_inputs(
+    inputs = write_inputs(
         tmp_path, *banded_noise(rng), split="P001,train\nP010,validation\nP003,validation\n"
     )
-    message = f"{split}: the validation participants P003, P010 have no windows in {store}"
+    message = (
+        f"{inputs[1]}: the validation participants P003, P010 have no labelled windows in "
+        f"the 3 stores in {tmp_path}"
+    )
     with pytest.raises(DataError, match=f"^{re.escape(message)}$"):
-        train_here((store, split), tmp_path)
+        train_here(inputs, tmp_path)
 
 
 def test_validation_participants_without_the_training_classes_are_an_error(tmp_path, rng):
@@ -311,10 +335,28 @@ def test_validation_participants_without_the_training_classes_are_an_error(tmp_p
     training = PARTICIPANTS == "P001"
     labels[training] = np.where(labels[training] == "c", "a", labels[training])
     labels[PARTICIPANTS == "P002"] = "c"
-    store, split = write_inputs(tmp_path, labels, x)
+    inputs = write_inputs(tmp_path, labels, x)
     message = (
-        f"{split}: the validation participants P002 have no windows of the training classes a, b "
-        f"in {store}"
+        f"{inputs[1]}: the validation participants P002 have no windows of the training classes "
+        "a, b"
     )
     with pytest.raises(DataError, match=f"^{re.escape(message)}$"):
-        train_here((store, split), tmp_path)
+        train_here(inputs, tmp_path)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_train_device_cuda_without_a_gpu_stops_with_a_sentence(inputs, tmp_path):
+    with pytest.raises(DataError, match=r"^train.device is 'cuda' but torch sees no CUDA device$"):
+        train_here(inputs, tmp_path, device="cuda")
+    assert not (tmp_path / "model.pt").exists()
+
+
+def test_the_splits_budget_is_a_part_of_the_rules_memory(inputs):
+    # The training split: P001's 256 windows of 3 x 61 x 61 float32.
+    stores, split, dictionary = inputs
+    window_mb = 3 * 61 * 61 * 4 / 2**20
+    label = labelling(dictionary, settings.section("labels", LABELS))
+    for memory_mb, held in [(4 * 256 * window_mb, True), (4 * 256 * window_mb - 1, False)]:
+        # models.CACHE_FRACTION (a half) of mem_mb, for two splits: a quarter for each.
+        training = split_windows(stores, split, "train", None, label, memory_mb=memory_mb)
+        assert training.in_memory == held

@@ -19,6 +19,7 @@ import xarray as xr
 import yaml
 from conftest import REPO
 
+from spectrohar import open_spectrograms
 from spectrohar.synthetic import participant_ids
 
 SMALL = {
@@ -51,6 +52,14 @@ def planned_jobs(folder, *args) -> set[str]:
     result = snakemake(folder, "--dry-run", *args)
     assert result.returncode == 0, result.stdout + result.stderr
     return set(re.findall(r"^(?:local)?rule (\w+):$", result.stdout, flags=re.MULTILINE))
+
+
+def job_counts(folder, *args) -> dict[str, int]:
+    """The jobs a dry run would run, counted per rule (from its job stats)."""
+    result = snakemake(folder, "--dry-run", *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    stats = result.stdout.split("Job stats:")[-1].split("total")[0]
+    return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", stats, re.MULTILINE)}
 
 
 def workflow_folder(folder, **config):
@@ -114,23 +123,21 @@ def test_window_stores_hold_every_participant(run):
         assert ds.sizes["window"] + sum(drops.values()) == 120  # an hour of 30 s bins
 
 
-def test_the_spectrogram_store_opens_with_named_dims_and_coordinates(run):
-    ds = xr.open_zarr(run / "results" / "spectrograms.zarr")
+def test_the_spectrogram_stores_open_as_one_with_named_dims_and_coordinates(run):
+    folder = run / "results" / "spectrograms"
+    assert sorted(p.name for p in folder.iterdir()) == [f"{p}.zarr" for p in PARTICIPANTS]
+    ds = open_spectrograms(folder)
     assert ds.spectrogram.dims == ("window", "channel", "frequency", "frame")
     assert ds.spectrogram.shape[1:] == (3, 61, 61)
-    for name in ("participant", "window_start", "annotation", "label"):
+    for name in ("participant", "window_start", "annotation"):
         assert ds[name].dims == ("window",)
-    assert set(ds.participant.values) == set(PARTICIPANTS)
-    assert set(ds.label.values) <= {
-        "bicycling",
-        "mixed",
-        "sit-stand",
-        "sleep",
-        "vehicle",
-        "walking",
-    }
+    assert "label" not in ds.coords and "label_scheme" not in ds.attrs  # labels are not cached
+    assert list(dict.fromkeys(ds.participant.values.tolist())) == PARTICIPANTS
+    for participant in PARTICIPANTS:  # every window of the window store, annotation included
+        windows = xr.open_zarr(run / "results" / "windows" / f"{participant}.zarr")
+        mine = ds.participant.values == participant
+        np.testing.assert_array_equal(ds.annotation.values[mine], windows.annotation.values)
     assert not np.isnan(ds.spectrogram.values).any()
-    assert ds.attrs["label_scheme"] == "Willetts2018"
 
 
 def test_split_checkpoint_and_history(run):
@@ -185,15 +192,29 @@ def test_report_logs_and_benchmarks(run):
     stores = [xr.open_zarr(run / "results" / "windows" / f"{p}.zarr") for p in PARTICIPANTS]
     assert qc.windows_kept.tolist() == [ds.sizes["window"] for ds in stores]
     assert qc.filter(like="label_").sum(axis=1).tolist() == qc.windows_kept.tolist()
-    for rule in ("qc", "spectrogram", "split", "train", "predict", "score", "report"):
+    for rule in ("qc", "split", "train", "predict", "score", "report"):
         assert (run / "logs" / "benchmarks" / f"{rule}.tsv").exists()
         assert (run / "logs" / f"{rule}.log").exists()
+    for participant in PARTICIPANTS:
+        assert (run / "logs" / "benchmarks" / "spectrogram" / f"{participant}.tsv").exists()
+        assert (run / "logs" / "spectrogram" / f"{participant}.log").exists()
     assert "windows kept" in (run / "logs" / "windows" / f"{PARTICIPANTS[0]}.log").read_text()
 
 
 def test_a_training_setting_reruns_training_not_the_spectrograms(run):
     assert planned_jobs(run) == set()
     assert planned_jobs(run, "--config", "train={max_epochs: 2}") == {
+        "train",
+        "predict",
+        "score",
+        "report",
+        "all",
+    }
+
+
+def test_a_label_scheme_reruns_no_windows_or_spectrograms(run):
+    assert planned_jobs(run, "--config", "labels={scheme: Walmsley2020}") == {
+        "qc",
         "train",
         "predict",
         "score",
@@ -231,11 +252,12 @@ def test_processed_data_gives_the_same_spectrograms_as_the_raw_files(run, tmp_pa
             "unknown": "error",
         },
     )
-    result = snakemake(folder, "--cores", "2", "results/spectrograms.zarr")
+    stores = [f"results/spectrograms/{p}.zarr" for p in PARTICIPANTS]
+    result = snakemake(folder, "--cores", "2", *stores)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
-    raw, npy = (xr.open_zarr(f / "results" / "spectrograms.zarr") for f in (run, folder))
+    raw, npy = (open_spectrograms(f / "results" / "spectrograms") for f in (run, folder))
     assert raw.sizes == npy.sizes
-    for name in ("participant", "window_start", "annotation", "label"):
+    for name in ("participant", "window_start", "annotation"):
         np.testing.assert_array_equal(raw[name].values, npy[name].values)
     np.testing.assert_array_equal(raw.spectrogram.values, npy.spectrogram.values)
 
@@ -299,3 +321,31 @@ def test_a_recompressed_copy_of_a_recording_is_refused_at_the_split(run, tmp_pat
     )
     assert result.returncode != 0
     assert f"spectrohar: {original} and {copy} hold the same recording" in result.stderr
+
+
+def test_adding_a_participant_builds_its_stores_only(tmp_path):
+    source = {"kind": "synthetic", "path": "resources/synthetic", "on_error": "stop"}
+    folder = workflow_folder(tmp_path, source={**source, "participants": PARTICIPANTS[:-1]})
+    stores = [f"results/spectrograms/{p}.zarr" for p in PARTICIPANTS[:-1]]
+    result = snakemake(folder, "--cores", "2", *stores)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    assert set(job_counts(folder, *stores)) == set()
+
+    added = f"source={{participants: [{', '.join(PARTICIPANTS)}]}}"
+    jobs = job_counts(folder, "--config", added)
+    # The new participant's recording, windows and spectrograms; the synthetic source's table of
+    # participants; then what takes them all.
+    assert jobs["synthesize_recording"] == jobs["windows"] == jobs["spectrogram"] == 1
+    assert set(jobs) == {
+        "synthesize_recording",
+        "synthesize_metadata",
+        "windows",
+        "spectrogram",
+        "qc",
+        "split",
+        "train",
+        "predict",
+        "score",
+        "report",
+        "all",
+    }

@@ -1,4 +1,5 @@
-"""Reading the spectrogram cache: the windows of chosen participants, in batches.
+"""Reading the spectrogram cache: the labelled windows of chosen participants, across the
+participants' stores, in batches.
 
 Held in memory as one tensor when they fit the budget; otherwise read a few whole zarr chunks at
 a time (every read call costs about a millisecond, so single random windows would crawl). Either
@@ -13,28 +14,72 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 import torch
+import xarray as xr
 import zarr
 
+from spectrohar.errors import DataError
 from spectrohar.stores import decoding, open_store
 
 
 class Spectrograms:
-    """The spectrograms of the windows of `participants` in the spectrogram store at `path`,
-    with their labels' class codes in `classes` (-1 for a label outside them)."""
+    """The spectrograms of the windows of `participants` in the spectrogram stores at the paths
+    `stores`, labelled by `labelling` (annotations -> labels, None for a window left out), with
+    their labels' class codes in `classes` (-1 for a label outside them; None: the sorted labels
+    of these windows). They are held in memory if they fit `memory_budget_mb`, else streamed.
+    A chunk is one chunk of one store, numbered store by store."""
 
-    def __init__(self, path, participants, classes, *, memory_budget_mb=4000, buffer_chunks=8):
-        ds = open_store(path)
-        self.index = np.flatnonzero(np.isin(ds.participant.values, list(participants)))
-        self.coords = ds[["participant", "window_start", "label"]].isel(window=self.index)
-        codes = pd.Index(classes).get_indexer(self.coords.label.values.astype(object))
+    def __init__(
+        self,
+        stores,
+        participants,
+        classes,
+        labelling,
+        *,
+        memory_budget_mb,
+        buffer_chunks=8,
+    ):
+        self.paths, self.arrays, self.attrs, coords = [], [], {}, []
+        store, index, chunk = [], [], []
+        for path in stores:
+            ds = open_store(path)
+            label = labelling(ds.annotation.values)
+            wanted = np.isin(ds.participant.values, list(participants))
+            mine = np.flatnonzero(wanted & np.array([text is not None for text in label], bool))
+            if not len(mine):
+                continue
+            array = zarr.open_group(path, mode="r")["spectrogram"]
+            if self.arrays and array.shape[1:] != self.arrays[0].shape[1:]:
+                raise DataError(
+                    f"{path}: spectrograms of shape {array.shape[1:]}, but those of "
+                    f"{self.paths[0]} are {self.arrays[0].shape[1:]}: rebuild both with one "
+                    "config (snakemake --cores 8)"
+                )
+            first_chunk = chunk[-1][-1] + 1 if chunk else 0  # after those numbered so far
+            store.append(np.full(len(mine), len(self.arrays)))
+            index.append(mine)
+            chunk.append(first_chunk + mine // array.chunks[0])
+            coords.append(
+                ds[["participant", "window_start", "annotation"]]
+                .isel(window=mine)
+                .assign_coords(label=("window", label[mine]))
+            )
+            self.paths.append(path)
+            self.arrays.append(array)
+            self.attrs = ds.attrs
+        self.store, self.index, self.chunk = (
+            np.concatenate(part) if part else np.zeros(0, int) for part in (store, index, chunk)
+        )
+        self.coords = xr.concat(coords, dim="window") if coords else None
+        labels = self.coords.label.values if coords else np.zeros(0, object)
+        self.classes = sorted(set(labels)) if classes is None else list(classes)
+        codes = pd.Index(self.classes).get_indexer(labels)
         self.y = torch.from_numpy(codes.astype(np.int64))
-        self.path = path
-        self.array = zarr.open_group(path, mode="r")["spectrogram"]
+        self.shape = self.arrays[0].shape[1:] if self.arrays else ()
         self.buffer_chunks = buffer_chunks
         self.threads = len(os.sched_getaffinity(0))
-        window_bytes = np.prod(self.array.shape[1:]) * 4
-        self.in_memory = len(self.index) * window_bytes <= memory_budget_mb * 2**20
-        self.x = self._read(self.index) if self.in_memory else None
+        window_bytes = np.prod(self.shape) * 4
+        self.in_memory = len(self) * window_bytes <= memory_budget_mb * 2**20
+        self.x = self._read(np.arange(len(self))) if self.in_memory else None
 
     def to(self, device, dtype=torch.float32) -> "Spectrograms":
         """Hold an in-memory split on `device` as `dtype`; its batches are then indexed there
@@ -46,20 +91,23 @@ class Spectrograms:
     def __len__(self) -> int:
         return len(self.index)
 
-    def _read(self, index, out=None) -> torch.Tensor:
-        """Float32 windows at `index` (sorted), read as runs of consecutive windows within a
-        chunk (zarr reads one chunk at a time fastest) straight into `out` or a new array."""
+    def _read(self, positions, out=None) -> torch.Tensor:
+        """Float32 windows at `positions` in the split (sorted), read as runs of consecutive
+        windows within a chunk (zarr reads one chunk at a time fastest) straight into `out` or a
+        new array."""
         if out is None:
-            out = np.empty((len(index), *self.array.shape[1:]), dtype=np.float32)
-        starts = np.flatnonzero((np.diff(index) != 1) | (index[1:] % self.array.chunks[0] == 0))
+            out = np.empty((len(positions), *self.shape), dtype=np.float32)
+        store, index, chunk = self.store[positions], self.index[positions], self.chunk[positions]
+        starts = np.flatnonzero((np.diff(index) != 1) | (np.diff(chunk) != 0))
         bounds = zip([0, *(starts + 1)], [*(starts + 1), len(index)], strict=True)
 
         def read(run):  # zarr decodes outside the GIL, so runs are read in parallel
             first, last = run
-            with decoding(self.path, self.array, (index[first] // self.array.chunks[0], 0, 0, 0)):
-                out[first:last] = self.array[index[first] : index[last - 1] + 1]
+            path, array = self.paths[store[first]], self.arrays[store[first]]
+            with decoding(path, array, (index[first] // array.chunks[0], 0, 0, 0)):
+                out[first:last] = array[index[first] : index[last - 1] + 1]
 
-        if len(index):
+        if len(positions):
             with ThreadPoolExecutor(self.threads) as pool:
                 list(pool.map(read, bounds))
         return torch.from_numpy(out)
@@ -77,9 +125,9 @@ class Spectrograms:
             return
         # One buffer for the epoch: fresh memory costs a page fault per 4 KiB on first touch.
         largest = max((len(group) for group, _ in epoch), default=0)
-        buffer = np.empty((largest, *self.array.shape[1:]), np.float32)
+        buffer = np.empty((largest, *self.shape), np.float32)
         for group, order in epoch:
-            x, y = self._read(self.index[group], buffer[: len(group)]), self.y[group]
+            x, y = self._read(group, buffer[: len(group)]), self.y[group]
             for part in _parts(order, batch_size):
                 yield x[part], y[part]
 
@@ -98,7 +146,7 @@ class Spectrograms:
         chunk order shuffled by `rng`; a buffer of one window joins its neighbour (batch
         normalisation cannot train on a single window)."""
         # Each window's chunk, numbered among the split's chunks, and each chunk's turn.
-        chunks, chunk_of = np.unique(self.index // self.array.chunks[0], return_inverse=True)
+        chunks, chunk_of = np.unique(self.chunk, return_inverse=True)
         chunk_order = np.arange(len(chunks))
         if rng is not None:
             rng.shuffle(chunk_order)

@@ -8,27 +8,34 @@ import pandas as pd
 
 from spectrohar.errors import DataError
 from spectrohar.figures import DPI, plot_window
-from spectrohar.stores import describe, open_store, reading
+from spectrohar.stores import describe, describe_folder, open_spectrograms, reading, store_paths
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="spectrohar", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    inspect = commands.add_parser("inspect", help="print what a window or spectrogram store holds")
-    inspect.add_argument("path", help="a zarr store, e.g. results/spectrograms.zarr")
-    show = commands.add_parser("show", help="draw one window of a spectrogram store as a PNG")
-    show.add_argument("path", help="a spectrogram store, e.g. results/spectrograms.zarr")
-    show.add_argument("--window", type=int, help="the window's position in the store")
+    inspect = commands.add_parser(
+        "inspect", help="print what a store, or a folder of spectrogram stores, holds"
+    )
+    inspect.add_argument(
+        "path", help="a zarr store (results/windows/P001.zarr) or a folder (results/spectrograms)"
+    )
+    show = commands.add_parser("show", help="draw one window of the spectrograms as a PNG")
+    show.add_argument(
+        "path", help="a spectrogram store or a folder of them, e.g. results/spectrograms"
+    )
+    show.add_argument("--window", type=int, help="the window's position in the store or folder")
     show.add_argument("--participant", help="with --time: the participant, e.g. P101")
     show.add_argument("--time", help="with --participant: a time in the window, 2016-11-13 10:30")
     show.add_argument("--output", default="window.png", help="the PNG to write (window.png)")
     args = parser.parse_args(argv)
     if not Path(args.path).is_dir():
         parser.error(f"{args.path}: no such store")
-    if args.command == "inspect":
-        print(describe(args.path))
-        return
     try:
+        if args.command == "inspect":
+            folder = Path(args.path).suffix != ".zarr"
+            print(describe_folder(args.path) if folder else describe(args.path))
+            return
         show_window(parser, args)
     except DataError as error:  # one sentence, as the workflow prints it
         parser.exit(1, f"spectrohar: {error}\n")
@@ -36,13 +43,14 @@ def main(argv=None) -> None:
 
 def show_window(parser, args) -> None:
     """The show command: draw the window that `args` name."""
-    ds = open_store(args.path)
+    paths = store_paths(args.path)  # a window's position is the same whichever way it is named
+    ds = open_spectrograms(paths)
     index = (
         args.window if args.window is not None else _find(parser, ds, args.participant, args.time)
     )
     if not 0 <= index < ds.sizes["window"]:
-        parser.error(f"--window {index}: the store has windows 0 to {ds.sizes['window'] - 1}")
-    with reading(args.path):
+        parser.error(f"--window {index}: {args.path} has windows 0 to {ds.sizes['window'] - 1}")
+    with reading(*paths):
         figure = plot_window(ds, index)
     figure.savefig(args.output, dpi=DPI)
     print(f"window {index} -> {args.output}")

@@ -1,5 +1,7 @@
 """The Capture-24 annotation-label dictionary: six label schemes over raw annotation strings."""
 
+import logging
+from collections.abc import Callable
 from importlib.resources import files
 
 import numpy as np
@@ -9,6 +11,8 @@ from spectrohar.errors import DataError
 
 DICTIONARY = "annotation-label-dictionary.csv"
 PACKAGED_DICTIONARY = files("spectrohar") / "data" / DICTIONARY
+
+log = logging.getLogger(__name__)
 
 
 def read_dictionary(path=PACKAGED_DICTIONARY) -> pd.DataFrame:
@@ -73,3 +77,18 @@ def map_labels(annotations, dictionary: pd.DataFrame, scheme: str, *, unknown="e
             f"(set labels.unknown: drop to drop their windows): {listed}"
         )
     return labels.astype(object).where(labels.notna(), None).to_numpy(), dropped
+
+
+def labelling(dictionary, labels) -> Callable[[np.ndarray], np.ndarray]:
+    """How the readers of the cache label windows: annotations -> their labels under the
+    `labels` settings' scheme of the dictionary at path `dictionary`, None for an unknown one
+    that `labels.unknown: drop` lets through (such windows are left out, with a warning)."""
+    table = read_dictionary(dictionary)
+
+    def label(annotations) -> np.ndarray:
+        mapped, dropped = map_labels(annotations, table, labels.scheme, unknown=labels.unknown)
+        if dropped:
+            log.warning("left out windows of annotations missing from %s: %s", dictionary, dropped)
+        return mapped
+
+    return label

@@ -2,11 +2,12 @@
 
 The window store (one per participant) holds acceleration (window, sample, axis) in g, with each
 window's start, raw annotation and participant; its attributes say how the windows were cut,
-how many were kept and how many dropped per reason. The spectrogram store holds log STFT
-magnitudes (window, channel, frequency, frame), frequencies in Hz and frame centres in seconds
-from the window start, each window's participant, start, annotation and label; its attributes
-give the STFT's parameters and the label scheme. Stages and tests build stores only through
-these constructors, so a store's names, units and dtypes are written down once, here.
+how many were kept and how many dropped per reason. The spectrogram store (one per participant
+too) holds log STFT magnitudes (window, channel, frequency, frame), frequencies in Hz and frame
+centres in seconds from the window start, each window's participant, start and raw annotation;
+its attributes give the STFT's parameters. Neither holds labels: the scheme is applied where the
+cache is read (`labels.labelling`), so a relabel rebuilds no store. Stages and tests build stores
+only through these constructors, so a store's names, units and dtypes are written down once, here.
 """
 
 from collections.abc import Mapping
@@ -76,17 +77,15 @@ def spectrogram_dataset(
     participant,
     window_start,
     annotation,
-    label,
     n_fft,
     hop_length,
     window,
     sample_rate,
     window_length_s,
-    label_scheme,
     **attrs,
 ) -> xr.Dataset:
     """(window, channel, frequency, frame) log STFT magnitudes (kept lazy if a dask array),
-    each window's participant, start, raw annotation and label under `label_scheme`.
+    each window's participant, start and raw annotation.
 
     The frequencies and frame times follow from the STFT's parameters: `n_fft // 2 + 1`
     frequencies up to sample_rate / 2, and each frame at its centre, `n_fft / 2` samples after
@@ -111,7 +110,6 @@ def spectrogram_dataset(
             "participant": ("window", np.asarray(participant, dtype=STRING)),
             "window_start": ("window", np.asarray(window_start, dtype="datetime64[ns]")),
             "annotation": ("window", np.asarray(annotation, dtype=STRING)),
-            "label": ("window", np.asarray(label, dtype=STRING)),
         },
         attrs={
             "n_fft": n_fft,
@@ -120,7 +118,6 @@ def spectrogram_dataset(
             "channels": list(channels),
             "sample_rate": sample_rate,
             "window_length_s": window_length_s,
-            "label_scheme": label_scheme,
             **attrs,
         },
     )

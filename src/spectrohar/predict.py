@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from spectrohar.errors import DataError
+from spectrohar.labels import labelling
 from spectrohar.models import (
     MODELS,
     build_model,
@@ -57,23 +58,38 @@ def prediction_table(name, coords, classes, probabilities) -> pd.DataFrame:
     return table
 
 
-def build(spectrograms, split_table, checkpoint, predictions, *, model, train) -> None:
-    """The predict rule: the `model` saved at `checkpoint` on every validation and test window,
-    on the device and within the memory budget of the `train` settings; one table of them."""
+def build(
+    spectrograms,
+    split_table,
+    dictionary,
+    checkpoint,
+    predictions,
+    *,
+    model,
+    train,
+    labels,
+    memory_mb,
+) -> None:
+    """The predict rule: the `model` saved at `checkpoint` on every validation and test window
+    of the spectrogram stores `spectrograms`, labelled under the `labels` settings with
+    `dictionary`, on the `train` settings' device, within the rule's `memory_mb`; one table."""
     device = resolve_device(train.device)
     classes, probabilities_of = LOADERS[model.name](checkpoint, device)
+    label = labelling(dictionary, labels)
     tables = []
     for name in SETS:
         windows = split_windows(
-            spectrograms, split_table, name, classes, memory_budget_mb=train.memory_budget_mb
+            spectrograms, split_table, name, classes, label, memory_mb=memory_mb
         )
         probabilities = probabilities_of(windows)
         non_finite = ~np.isfinite(probabilities).all(axis=1)
         if non_finite.any():  # argmax would quietly predict the first class
-            first = windows.coords.isel(window=np.flatnonzero(non_finite)[0])
+            bad = np.flatnonzero(non_finite)[0]
+            first = windows.coords.isel(window=bad)
             raise DataError(
-                f"{spectrograms}: the model in {checkpoint} gives non-finite probabilities for "
-                f"{non_finite.sum()} of {len(windows)} {name} windows (the first: "
+                f"{windows.paths[windows.store[bad]]}: the model in {checkpoint} gives "
+                f"non-finite probabilities for {non_finite.sum()} of {len(windows)} {name} "
+                "windows (the first: "
                 f"{first.participant.item()} at {pd.Timestamp(first.window_start.item())}); "
                 "check the store with `spectrohar inspect`"
             )

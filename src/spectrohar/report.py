@@ -6,6 +6,7 @@ import html
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -16,7 +17,8 @@ from spectrohar.figures import (
     plot_spectrogram_examples,
     plot_training_curves,
 )
-from spectrohar.stores import open_store, reading
+from spectrohar.labels import labelling
+from spectrohar.stores import open_spectrograms, reading
 
 CSS = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #ccc;padding:3px 8px}
@@ -26,6 +28,7 @@ figure{margin:1.5em 0}figcaption{color:#555;font-size:90%}"""
 
 def build(
     spectrograms,
+    dictionary,
     history,
     metrics,
     classification_report,
@@ -35,16 +38,22 @@ def build(
     figures,
     *,
     report,
+    labels,
     config,
 ) -> None:
     """The report rule: draw each of `figures` (name: PNG path) to its path under the `report`
-    settings, then write `page` embedding them in that order, each captioned by its file in
-    `captions` (name: path), and the run's `config`."""
+    settings, example windows from the spectrogram stores `spectrograms` labelled under the
+    `labels` settings with `dictionary`, then write `page` embedding them in that order, each
+    captioned by its file in `captions` (name: path), and the run's `config`."""
     table = pd.read_csv(history)
     # train.py marks the checkpoint's epoch in the history's "selected" column.
     best_epoch = int(table.epoch[table.selected.astype(bool)].iloc[0])
     scores = json.loads(Path(metrics).read_text())
-    ds = open_store(spectrograms)
+    ds = open_spectrograms(spectrograms)
+    label = labelling(dictionary, labels)(ds.annotation.values)
+    known = np.flatnonzero([text is not None for text in label])
+    ds = ds.isel(window=known).assign_coords(label=("window", label[known]))
+    ds.attrs["label_scheme"] = labels.scheme
     # metrics lists the classes seen in the test set, the store those of all participants.
     classes = sorted(set(scores["classes"]) | set(ds["label"].values.tolist()))
     drawings = {
@@ -55,7 +64,7 @@ def build(
         "confusion_matrix": lambda: plot_confusion_matrix(scores),
         "participant_kappa": lambda: plot_participant_kappa(scores),
     }
-    with reading(spectrograms):
+    with reading(*spectrograms):
         for name, path in figures.items():
             drawings[name]().savefig(path, dpi=DPI)
 
@@ -82,11 +91,13 @@ def build(
 <h2>Classification report</h2><pre>{esc(Path(classification_report).read_text())}</pre>
 <h2>Data quality per participant</h2>
 <p>Rows read, hours annotated, {ds.attrs["window_length_s"]:g} s windows kept and dropped per
-reason, and windows per label under the scheme {esc(ds.attrs["label_scheme"])}, from the
+reason, and windows per label under the scheme {esc(labels.scheme)}, from the
 windowing stage (<code>{esc(str(qc))}</code>).</p>
 {quality.to_html(index=False, na_rep="")}
 <h2>Training history</h2>{table.to_html(index=False, float_format=lambda x: f"{x:.4g}")}
 <h2>Parameters</h2><pre>{esc(yaml.safe_dump(config, sort_keys=False))}</pre>
+<h2>Versions</h2><p>Of the packages that made the spectrogram stores (none listed where the stores
+differ):</p><pre>{esc(yaml.safe_dump(ds.attrs.get("versions", {})))}</pre>
 </body></html>
 """,
         encoding="utf-8",

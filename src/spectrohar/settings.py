@@ -90,7 +90,6 @@ class Train:
     mixed_precision: bool
     channels_last: bool
     deterministic: bool
-    memory_budget_mb: float
     seed: int
 
 

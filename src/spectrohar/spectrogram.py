@@ -1,4 +1,4 @@
-"""Window stores -> one chunked zarr store of log-magnitude STFT spectrograms.
+"""A participant's window store -> its chunked zarr store of log-magnitude STFT spectrograms.
 
 The STFT is `scipy.signal.stft`'s (scaled by 1/sum(window), no boundary extension or padding:
 the tutorial's 120-sample Hann segments every 48 samples turn 3000 samples into 61 frequencies x
@@ -18,7 +18,6 @@ import xarray as xr
 from numpy.lib.stride_tricks import sliding_window_view
 
 from spectrohar import __version__
-from spectrohar.labels import map_labels, read_dictionary
 from spectrohar.layout import NORM, spectrogram_dataset
 from spectrohar.stores import open_store, reading, write_dataset
 
@@ -101,28 +100,13 @@ def lazy_spectrograms(
     )
 
 
-def build(window_stores, store, dictionary, *, spectrogram, labels, threads) -> None:
-    """The spectrogram rule: every participant's window store -> one spectrogram store, made
-    under the `spectrogram` settings with labels under the `labels` settings."""
+def build(window_store, store, *, spectrogram, threads) -> None:
+    """The spectrogram rule: one participant's window store -> its spectrogram store, made under
+    the `spectrogram` settings with dask on `threads` threads. Every window is kept with its raw
+    annotation: labels are applied where the cache is read."""
     chunk_windows, channels = spectrogram.chunk_windows, spectrogram.channels
-    parts = [open_store(path) for path in window_stores]
-    # The window stores' chunking is theirs: this store is chunked by chunk_windows.
-    windows = xr.concat(parts, dim="window", combine_attrs="drop_conflicts").drop_encoding()
-    windows = windows.assign_coords(
-        {name: windows[name].load() for name in ("participant", "window_start", "annotation")}
-    )
-    label, dropped = map_labels(
-        windows.annotation.values,
-        read_dictionary(dictionary),
-        labels.scheme,
-        unknown=labels.unknown,
-    )
-    if dropped:
-        log.warning("dropped windows of annotations missing from %s: %s", dictionary, dropped)
-    keep = np.array([text is not None for text in label], dtype=bool)
-    if not keep.all():  # a take over every window would copy them all
-        windows = windows.isel(window=np.flatnonzero(keep))
-    windows = windows.chunk({"window": chunk_windows})
+    # The window store's chunking is its own: this store is chunked by chunk_windows.
+    windows = open_store(window_store).drop_encoding().chunk({"window": chunk_windows})
     stft = {
         "n_fft": spectrogram.n_fft,
         "hop_length": spectrogram.hop_length,
@@ -134,21 +118,12 @@ def build(window_stores, store, dictionary, *, spectrogram, labels, threads) -> 
         participant=windows.participant,
         window_start=windows.window_start,
         annotation=windows.annotation,
-        label=label[keep],
         sample_rate=windows.attrs["sample_rate"],
         window_length_s=windows.attrs["window_length_s"],
-        label_scheme=labels.scheme,
         scaling=SCALING,
-        windows_dropped_unknown_annotation=dropped,
         spectrohar_version=__version__,
         **stft,
     ).chunk({"window": chunk_windows})  # the window coordinates too, as the spectrograms
-    with dask.config.set(scheduler="threads", num_workers=threads), reading(*window_stores):
+    with dask.config.set(scheduler="threads", num_workers=threads), reading(window_store):
         write_dataset(ds, store, chunks={"spectrogram": (chunk_windows, *ds.spectrogram.shape[1:])})
-    log.info(
-        "%d windows of %d participants -> %s %s",
-        ds.sizes["window"],
-        len(parts),
-        dict(ds.spectrogram.sizes),
-        store,
-    )
+    log.info("%d windows -> %s %s", ds.sizes["window"], dict(ds.spectrogram.sizes), store)

@@ -15,6 +15,7 @@ import xarray as xr
 import zarr
 
 from spectrohar.errors import DataError
+from spectrohar.versions import versions
 
 STRING = np.dtypes.StringDType()
 
@@ -47,7 +48,7 @@ def write_dataset(ds: xr.Dataset, path, chunks=None) -> None:
     with warnings.catch_warnings():
         # zarr warns that consolidated metadata is not yet in the v3 spec; xarray reads it fine.
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
-        ds.to_zarr(
+        ds.assign_attrs(versions=versions()).to_zarr(  # which packages made the store
             path,
             mode="w",
             zarr_format=3,
@@ -66,6 +67,25 @@ def open_store(path) -> xr.Dataset:
     with reading(path):
         ds = xr.open_zarr(path, use_zarr_fill_value_as_mask=False)
         return ds.assign_coords({name: coord.compute() for name, coord in ds.coords.items()})
+
+
+def store_paths(stores) -> list[Path]:
+    """The stores `stores` names: a folder's every *.zarr, by name, or a list of their paths."""
+    if isinstance(stores, str | Path) and Path(stores).suffix != ".zarr":
+        found = sorted(Path(stores).glob("*.zarr"))
+        if not found:
+            raise DataError(f"{stores}: no zarr stores in this folder")
+        return found
+    return [Path(stores)] if isinstance(stores, str | Path) else [Path(p) for p in stores]
+
+
+def open_spectrograms(stores) -> xr.Dataset:
+    """The spectrogram stores `stores` names (a folder, e.g. results/spectrograms, or a list of
+    store paths) as one lazy Dataset (window, channel, frequency, frame), windows in store order,
+    each with its participant, window_start and annotation; wrap reads in `reading(*paths)`."""
+    parts = [open_store(path) for path in store_paths(stores)]
+    # Each store's chunks stay its own: nothing is rechunked across participants.
+    return xr.concat(parts, dim="window", combine_attrs="drop_conflicts", join="exact")
 
 
 @contextmanager
@@ -147,6 +167,25 @@ def describe(path) -> str:
             lines.append(f"windows per {name}:")
             lines += [f"  {count:>8}  {value}" for value, count in counts.items()]
             break
+    return "\n".join(lines)
+
+
+def describe_folder(folder) -> str:
+    """What a folder of spectrogram stores holds, opened as one: the Dataset, bytes, windows per
+    participant and per annotation."""
+    paths = store_paths(folder)
+    ds = open_spectrograms(paths)
+    arrays = [array for path in paths for _, array in zarr.open_group(path, mode="r").arrays()]
+    stored, raw = sum(a.nbytes_stored() for a in arrays), sum(a.nbytes for a in arrays)
+    lines = [
+        f"{folder}: {len(paths)} stores, {ds.sizes['window']} windows, stored {_size(stored)}, "
+        f"raw {_size(raw)}",
+        str(ds),
+    ]
+    for name in ("participant", "annotation"):
+        lines.append(f"windows per {name}:")
+        counts = pd.Series(ds[name].values.astype(object)).value_counts(sort=name != "participant")
+        lines += [f"  {count:>8}  {value}" for value, count in counts.items()]
     return "\n".join(lines)
 
 

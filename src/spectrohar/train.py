@@ -17,6 +17,7 @@ from sklearn.metrics import cohen_kappa_score, f1_score
 from tqdm.auto import tqdm
 
 from spectrohar.errors import DataError
+from spectrohar.labels import labelling
 from spectrohar.models import (
     build_model,
     load_saved,
@@ -25,7 +26,7 @@ from spectrohar.models import (
     split_participants,
     split_windows,
 )
-from spectrohar.stores import open_store
+from spectrohar.versions import versions
 
 log = logging.getLogger(__name__)
 
@@ -194,29 +195,42 @@ def _non_finite(loss: str) -> DataError:
     )
 
 
-def build(spectrograms, split_table, checkpoint, history_table, *, model, train) -> None:
-    """The train rule: the `model` family on the training participants under the `train`
-    settings, selected on the validation ones."""
+def build(
+    spectrograms,
+    split_table,
+    dictionary,
+    checkpoint,
+    history_table,
+    *,
+    model,
+    train,
+    labels,
+    memory_mb,
+) -> None:
+    """The train rule: the `model` family on the training participants' windows in the
+    spectrogram stores `spectrograms` under the `train` settings, labelled under the `labels`
+    settings with `dictionary`, selected on the validation ones; the splits held in memory
+    while they fit their part of the rule's `memory_mb` (models.CACHE_FRACTION)."""
     if train.deterministic:  # the same numbers twice on a GPU too, at the cost of slower kernels
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(train.deterministic)
     torch.backends.cudnn.benchmark = not train.deterministic
-    ds = open_store(spectrograms)
-    members = np.isin(ds.participant.values, split_participants(split_table, "train"))
-    classes = sorted(set(ds.label.values[members]))
+    label = labelling(dictionary, labels)
+    training = split_windows(spectrograms, split_table, "train", None, label, memory_mb=memory_mb)
+    classes = training.classes
     if len(classes) < 2:
-        raise DataError(f"{spectrograms}: the training participants have {len(classes)} classes")
-    training, validation = (
-        split_windows(
-            spectrograms, split_table, name, classes, memory_budget_mb=train.memory_budget_mb
+        raise DataError(
+            f"{split_table}: the training participants have {len(classes)} classes under "
+            f"labels.scheme {labels.scheme}"
         )
-        for name in ("train", "validation")
+    validation = split_windows(
+        spectrograms, split_table, "validation", classes, label, memory_mb=memory_mb
     )
     if not (validation.y >= 0).any():  # the validation loss would be 0/0
         raise DataError(
             f"{split_table}: the validation participants "
             f"{', '.join(split_participants(split_table, 'validation'))} have no windows of the "
-            f"training classes {', '.join(classes)} in {spectrograms}"
+            f"training classes {', '.join(classes)}"
         )
     device = resolve_device(train.device)
     log.info(
@@ -232,7 +246,7 @@ def build(spectrograms, split_table, checkpoint, history_table, *, model, train)
         counts = np.bincount(training.y.numpy(), minlength=len(classes))
         weight = torch.tensor(len(training) / (len(classes) * counts), dtype=torch.float32)
     torch.manual_seed(train.seed)
-    shape = ds.spectrogram.shape[1:]
+    shape = training.shape
     try:
         network = build_model(model.name, len(classes), shape[0], **model.options)
         network.eval()(torch.zeros(1, *shape))
@@ -256,8 +270,9 @@ def build(spectrograms, split_table, checkpoint, history_table, *, model, train)
     }
     # A state saved from other settings or other inputs is not resumed.
     inputs = [
-        Path(spectrograms, "zarr.json").stat().st_mtime_ns,
+        *(Path(store, "zarr.json").stat().st_mtime_ns for store in spectrograms),
         Path(split_table).stat().st_mtime_ns,
+        Path(dictionary).stat().st_mtime_ns,
     ]
     state_path = Path(checkpoint).with_name("train-state.pt")
     history, best_weights, best_epoch = fit(
@@ -271,6 +286,7 @@ def build(spectrograms, split_table, checkpoint, history_table, *, model, train)
             **fitting,
             "model": dataclasses.asdict(model),
             "class_weight": train.class_weight,
+            "labels": dataclasses.asdict(labels),
             "inputs": inputs,
         },
         **fitting,
@@ -281,11 +297,13 @@ def build(spectrograms, split_table, checkpoint, history_table, *, model, train)
             "model_settings": dataclasses.asdict(model),
             "weights": best_weights,
             "classes": classes,
-            "in_channels": ds.sizes["channel"],
-            "spectrogram": dict(ds.attrs),
+            "in_channels": shape[0],
+            "spectrogram": dict(training.attrs),
+            "labels": dataclasses.asdict(labels),
             "best_epoch": best_epoch,
             "monitor": train.monitor,
             "device": str(device),
+            "versions": versions(),
         },
         checkpoint,
     )

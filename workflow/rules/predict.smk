@@ -3,20 +3,22 @@
 
 rule predict:
     input:
-        spectrograms="results/spectrograms.zarr",
+        spectrograms=SPECTROGRAMS,
         split="results/split.csv",
+        dictionary=DICTIONARY,
         checkpoint="results/model.pt",
     output:
         predictions="results/predictions.parquet",
     params:
         model=config["model"],
         train=config["train"],
+        labels=config["labels"],
     log:
         "logs/predict.log",
     benchmark:
         "logs/benchmarks/predict.tsv"
-    threads: 8
+    threads: THREADS
     resources:
-        mem_mb=4000,
+        mem_mb=4000,  # models.CACHE_FRACTION of it for the sets held in memory
     script:
         "../scripts/predict.py"

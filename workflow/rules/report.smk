@@ -10,7 +10,8 @@ FIGURES = {
 
 rule report:
     input:
-        spectrograms="results/spectrograms.zarr",
+        spectrograms=SPECTROGRAMS,
+        dictionary=DICTIONARY,
         history="results/history.csv",
         metrics="results/metrics.json",
         classification_report="results/classification_report.txt",
@@ -29,6 +30,7 @@ rule report:
         },
     params:
         report=config["report"],
+        labels=config["labels"],
         config=config,
     log:
         "logs/report.log",

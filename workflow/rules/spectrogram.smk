@@ -1,21 +1,20 @@
-# All window stores -> one chunked zarr store of log-magnitude STFT spectrograms.
+# One job per participant: its window store -> its zarr store of log-magnitude STFT spectrograms.
+# No labels: the scheme is applied where the cache is read, so a relabel rebuilds nothing here.
 
 
 rule spectrogram:
     input:
-        windows=expand("results/windows/{participant}.zarr", participant=PARTICIPANTS),
-        dictionary=DICTIONARY,
+        "results/windows/{participant}.zarr",
     output:
-        directory("results/spectrograms.zarr"),
+        directory("results/spectrograms/{participant}.zarr"),
     params:
         spectrogram=config["spectrogram"],
-        labels=config["labels"],
     log:
-        "logs/spectrogram.log",
+        "logs/spectrogram/{participant}.log",
     benchmark:
-        "logs/benchmarks/spectrogram.tsv"
-    threads: 8
+        "logs/benchmarks/spectrogram/{participant}.tsv"
+    threads: PARTICIPANT_THREADS
     resources:
-        mem_mb=4000,
+        mem_mb=2000,
     script:
         "../scripts/spectrogram.py"

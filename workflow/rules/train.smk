@@ -3,20 +3,24 @@
 
 rule train:
     input:
-        spectrograms="results/spectrograms.zarr",
+        spectrograms=SPECTROGRAMS,
         split="results/split.csv",
+        dictionary=DICTIONARY,
     output:
         checkpoint="results/model.pt",
         history="results/history.csv",
     params:
         model=config["model"],
         train=config["train"],
+        labels=config["labels"],
     log:
         "logs/train.log",
     benchmark:
         "logs/benchmarks/train.tsv"
-    threads: 8
+    threads: THREADS
     resources:
+        # models.CACHE_FRACTION of it holds the training and validation splits in memory while
+        # they fit; larger ones are streamed from the cache by chunks.
         mem_mb=8000,
     script:
         "../scripts/train.py"

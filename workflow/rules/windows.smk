@@ -7,13 +7,12 @@ rule windows:
     output:
         directory("results/windows/{participant}.zarr"),
     params:
-        source=config["source"],
+        source=PARTICIPANT_SOURCE,
         windows=config["windows"],
     log:
         "logs/windows/{participant}.log",
     benchmark:
         "logs/benchmarks/windows/{participant}.tsv"
-    threads: 1
     resources:
         mem_mb=2000,  # a 26 h recording peaks near 1.1 GB
     script:

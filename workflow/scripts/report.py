@@ -6,7 +6,8 @@ page = figures.pop("page")
 run_logged(
     snakemake.log[0],
     report.build,
-    spectrograms=snakemake.input.spectrograms,
+    spectrograms=list(snakemake.input.spectrograms),
+    dictionary=snakemake.input.dictionary,
     history=snakemake.input.history,
     metrics=snakemake.input.metrics,
     classification_report=snakemake.input.classification_report,

@@ -4,9 +4,8 @@ from spectrohar.log import run_logged
 run_logged(
     snakemake.log[0],
     spectrogram.build,
-    window_stores=snakemake.input.windows,
+    window_store=snakemake.input[0],
     store=snakemake.output[0],
-    dictionary=snakemake.input.dictionary,
     threads=snakemake.threads,
     **settings.sections(snakemake.params),
 )

@@ -5,6 +5,7 @@ Adding a model is adding its module here and its name to MODELS.
 """
 
 import pickle
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -60,14 +61,35 @@ def split_participants(split_table, name) -> list[str]:
     return sorted(split.participant[split.set == name])
 
 
-def split_windows(spectrograms, split_table, name, classes, *, memory_budget_mb) -> Spectrograms:
-    """The windows of set `name` of the split table, with class codes in `classes`; a set
-    without windows is a DataError, not an empty loop."""
+# Of a rule's resources.mem_mb, the part that the splits it holds at once may take in memory
+# (each split the same part of it); the rest is left to torch, the model and Python. Training holds
+# the training and the validation split; prediction a set and, while it reads the next, the last.
+CACHE_FRACTION = 0.5
+SPLITS_HELD = 2
+
+
+def split_windows(
+    spectrograms, split_table, name, classes, labelling, *, memory_mb
+) -> Spectrograms:
+    """The windows of set `name` of the split table in the stores `spectrograms`, labelled by
+    `labelling`, with class codes in `classes` (None: their own labels), held in memory if they
+    fit their part of `memory_mb`; a set without windows is a DataError, not an empty loop."""
     participants = split_participants(split_table, name)
-    windows = Spectrograms(spectrograms, participants, classes, memory_budget_mb=memory_budget_mb)
+    windows = Spectrograms(
+        spectrograms,
+        participants,
+        classes,
+        labelling,
+        memory_budget_mb=memory_mb * CACHE_FRACTION / SPLITS_HELD,
+    )
     if not len(windows):
+        where = (
+            spectrograms[0]
+            if len(spectrograms) == 1
+            else f"the {len(spectrograms)} stores in {Path(spectrograms[0]).parent}"
+        )
         raise DataError(
             f"{split_table}: the {name} participants {', '.join(participants) or '(none)'} "
-            f"have no windows in {spectrograms}"
+            f"have no labelled windows in {where}"
         )
     return windows

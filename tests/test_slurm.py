@@ -1,0 +1,124 @@
+"""The workflow through SLURM for real: a one-node cluster on this machine (Debian's slurm-wlm and
+munge, which .ci/run installs), Snakemake's SLURM executor and the repository's profile."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from conftest import REPO
+from test_workflow import SNAKEMAKE, snakemake, workflow_folder
+
+from spectrohar import open_spectrograms
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        shutil.which("slurmctld") is None or os.geteuid() != 0,
+        reason="needs root and Debian's slurm-wlm and munge (.ci/run installs them)",
+    ),
+]
+
+CONF = Path("/etc/slurm/slurm.conf")  # where srun inside a job looks for it
+# What a container without systemd or cgroup delegation needs (../shared/notes/stack.md).
+SLURM_CONF = """ClusterName=spectrohar
+SlurmctldHost={host}
+SlurmUser=root
+AuthType=auth/munge
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core_Memory
+ReturnToService=2
+MinJobAge=300
+StateSaveLocation={folder}/state
+SlurmdSpoolDir={folder}/spool
+SlurmctldPidFile={folder}/slurmctld.pid
+SlurmdPidFile={folder}/slurmd.pid
+SlurmctldLogFile={folder}/slurmctld.log
+SlurmdLogFile={folder}/slurmd.log
+NodeName={host} CPUs={cpus} RealMemory=8000 State=UNKNOWN
+PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A one-node SLURM cluster on localhost, ended when the module's tests are done."""
+    if CONF.exists():
+        pytest.skip(f"{CONF} exists: this machine has a SLURM cluster of its own")
+    folder = tmp_path_factory.mktemp("slurm")
+    for name in ("state", "spool"):
+        (folder / name).mkdir()
+    CONF.parent.mkdir(parents=True, exist_ok=True)
+    host, cpus = socket.gethostname().split(".")[0], len(os.sched_getaffinity(0))
+    CONF.write_text(SLURM_CONF.format(host=host, folder=folder, cpus=cpus))
+    key = Path("/etc/munge/munge.key")
+    if not key.exists():
+        subprocess.run(["mungekey", "--create"], check=True)
+    Path("/run/munge").mkdir(parents=True, exist_ok=True)
+    shutil.chown("/run/munge", "munge", "munge")
+    subprocess.run(["munged", "--force"], check=True)
+    subprocess.run(["slurmctld"], check=True)
+    subprocess.run(["slurmd"], check=True)
+    deadline = time.monotonic() + 60
+    while "idle" not in subprocess.run(["sinfo", "-h"], capture_output=True, text=True).stdout:
+        assert time.monotonic() < deadline, (folder / "slurmctld.log").read_text()[-2000:]
+        time.sleep(1)
+    yield cpus
+    for daemon in ("slurmd", "slurmctld"):
+        os.kill(int((folder / f"{daemon}.pid").read_text()), signal.SIGTERM)
+    subprocess.run(["pkill", "-x", "munged"])
+    CONF.unlink()
+
+
+def test_the_workflow_on_slurm_gives_the_local_results(cluster, tmp_path):
+    (tmp_path / "local").mkdir()
+    (tmp_path / "slurm").mkdir()
+    local = workflow_folder(tmp_path / "local")
+    result = snakemake(local, "--cores", str(cluster))
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    on_slurm = workflow_folder(tmp_path / "slurm")
+    fits = [f"{rule}:cpus_per_task={cluster}" for rule in ("spectrogram", "train", "predict")]
+    started = time.monotonic()
+    result = subprocess.run(
+        [
+            *SNAKEMAKE,
+            "--configfile",
+            "small.yaml",
+            "--profile",
+            str(REPO / "workflow/profiles/slurm"),
+            "--slurm-status-command",  # this cluster keeps no accounting database for sacct
+            "squeue",
+            "--set-resources",  # the profile's CPUs, fitted to this one small node
+            *fits,
+        ],
+        cwd=on_slurm,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    print(f"SLURM run: {time.monotonic() - started:.0f} s")
+    submitted = re.findall(r"has been submitted with SLURM jobid", result.stderr)
+    assert len(submitted) == result.stderr.count("Finished jobid") - 1  # all but the target
+
+    for path in ("results/split.csv", "results/qc.csv"):
+        assert (local / path).read_text() == (on_slurm / path).read_text()
+    xr.testing.assert_identical(
+        *(open_spectrograms(f / "results/spectrograms").load() for f in (local, on_slurm))
+    )
+    here, there = (pd.read_parquet(f / "results/predictions.parquet") for f in (local, on_slurm))
+    pd.testing.assert_frame_equal(here, there)
+    metrics = [json.loads((f / "results/metrics.json").read_text()) for f in (local, on_slurm)]
+    assert np.isclose(metrics[0]["kappa"], metrics[1]["kappa"])
