@@ -88,3 +88,11 @@ def test_inspect_of_a_folder_opens_its_stores_as_one(tmp_path, capsys):
     assert "spectrogram   (window, channel, frequency, frame) float32" in out
     assert "windows per participant:\n         2  P001\n         2  P002\n" in out
     assert "windows per annotation:\n         4  7030 sleeping;MET 0.95" in out
+
+
+@pytest.mark.parametrize("time", ["", "half past ten"])
+def test_show_names_a_time_it_cannot_read(tmp_path, capsys, time):
+    folder = two_participants(tmp_path / "spectrograms")
+    with pytest.raises(SystemExit):
+        main(["show", str(folder), "--participant", "P002", "--time", time])
+    assert f"--time {time!r}: not a time like 2016-11-13 10:30" in capsys.readouterr().err

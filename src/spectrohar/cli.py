@@ -62,7 +62,10 @@ def _find(parser, ds, participant, time) -> int:
         parser.error("show needs --window, or --participant and --time")
     start = ds.window_start.values
     length = np.timedelta64(round(ds.attrs["window_length_s"] * 1e9), "ns")
-    at = np.datetime64(pd.Timestamp(time), "ns")
+    try:
+        at = np.datetime64(pd.Timestamp(time), "ns")
+    except (ValueError, TypeError):  # unparseable, or empty (NaT)
+        parser.error(f"--time {time!r}: not a time like 2016-11-13 10:30")
     hits = np.flatnonzero(
         (ds.participant.values == participant) & (start <= at) & (at < start + length)
     )
