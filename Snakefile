@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
-from spectrohar import settings
+from snakemake.logging import logger
+
+from spectrohar import labels, settings
 from spectrohar.errors import DataError
 from spectrohar.sources import PARTICIPANT_ID, source
 
@@ -10,6 +12,8 @@ from spectrohar.sources import PARTICIPANT_ID, source
 configfile: "config.yaml"
 
 
+# The split is checked by the split rule, not here: a recording's windows and spectrograms need
+# none, so one recording on its own can be processed.
 try:
     SETTINGS, PARTICIPANTS = settings.check(
         config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
@@ -19,20 +23,34 @@ except DataError as error:
 
 SOURCE = source(SETTINGS.source.kind)
 DICTIONARY = settings.dictionary(SETTINGS)
+if DICTIONARY == str(labels.PACKAGED_DICTIONARY):
+    logger.info(f"labels: no dictionary beside the data; using Capture-24's ({DICTIONARY})")
+# The source's metadata.csv, as a rule's named input (none without one).
+METADATA = {"metadata": path} if (path := settings.metadata(SETTINGS)) else {}
+WINDOWS = expand("results/windows/{participant}.zarr", participant=PARTICIPANTS)
 SPECTROGRAMS = expand("results/spectrograms/{participant}.zarr", participant=PARTICIPANTS)
+FEATURES = expand("results/features/{participant}.zarr", participant=PARTICIPANTS)
+# Per model family: the stores it reads and the file its train rule saves it in.
+STORES = {"cnn": SPECTROGRAMS, "forest": FEATURES}
+MODEL_FILES = {"cnn": "results/cnn/model.pt", "forest": "results/forest/model.skops"}
+# Every model x smoothing compared: results/{model}/{smoothing}/ holds its predictions and scores.
+RUNS = [(m, s) for m in SETTINGS.compare.models for s in SETTINGS.compare.smoothing]
 # The source as one participant's jobs see it: which others are chosen is no parameter of them,
 # so that adding a participant to source.participants reruns no other participant's jobs.
 PARTICIPANT_SOURCE = {**config["source"], "participants": []}
 
-# Threads of the jobs that use several (training, prediction), and of each participant's
-# spectrogram job (a few each, so that participants' jobs run side by side); Snakemake caps
-# both at --cores and sets OMP_NUM_THREADS to them.
+# Threads of the jobs that use several (training, evaluation), and of each participant's
+# spectrogram and feature jobs: one each, so that participants' jobs run side by side and their
+# start-up (about 1.5 s of imports, most of a 2,000-window job) overlaps; Snakemake caps both at
+# --cores and sets OMP_NUM_THREADS to them.
 THREADS = 8
-PARTICIPANT_THREADS = 2
+PARTICIPANT_THREADS = 1
 
 
 wildcard_constraints:
     participant=PARTICIPANT_ID.pattern,
+    model="|".join(STORES),
+    smoothing="none|hmm",
 
 
 if hasattr(SOURCE, "RULES"):  # a source whose files the workflow makes
@@ -43,22 +61,26 @@ if hasattr(SOURCE, "RULES"):  # a source whose files the workflow makes
 include: "workflow/rules/windows.smk"
 include: "workflow/rules/qc.smk"
 include: "workflow/rules/spectrogram.smk"
+include: "workflow/rules/features.smk"
 include: "workflow/rules/split.smk"
 include: "workflow/rules/train.smk"
-include: "workflow/rules/predict.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/smooth.smk"
 include: "workflow/rules/score.smk"
+include: "workflow/rules/compare.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/recordings.smk"
 
 
 # Every stage's output, not only the report: an output lost to a killed `--forcerun` (Snakemake
 # deletes a forced job's outputs first) is then rebuilt by a plain rerun, with what follows it.
 rule all:
     input:
-        expand("results/windows/{participant}.zarr", participant=PARTICIPANTS),
+        WINDOWS,
         rules.qc.output,
-        SPECTROGRAMS,
+        *(STORES[model] for model in SETTINGS.compare.models),
         rules.split.output,
-        rules.train.output,
-        rules.predict.output,
-        rules.score.output,
+        *(MODEL_FILES[model] for model in SETTINGS.compare.models),
+        expand("results/{run[0]}/{run[1]}/metrics.json", run=RUNS),
+        rules.compare.output,
         rules.report.output,

@@ -27,3 +27,15 @@ def write_recording(path, start, acceleration, annotation):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory):
+    """The small workflow (test_workflow.SMALL) run once, for every module that reads its
+    results; a test that changes the folder works on a copy."""
+    from test_workflow import snakemake, workflow_folder
+
+    folder = workflow_folder(tmp_path_factory.mktemp("run"))
+    result = snakemake(folder, "--cores", "2")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    return folder

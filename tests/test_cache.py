@@ -107,12 +107,15 @@ def test_batches_cover_the_split_once_in_shuffled_chunks(stores, memory_budget_m
 
 @pytest.mark.parametrize("buffer_chunks", [1, 2, 8])
 @pytest.mark.parametrize("seed", [None, 7])
-def test_a_seed_gives_the_same_batches_in_memory_and_streamed(stores, seed, buffer_chunks):
+@pytest.mark.parametrize("threads", [1, 3])
+def test_a_seed_gives_the_same_batches_in_memory_and_streamed(stores, seed, buffer_chunks, threads):
     classes = ["sit-stand", "sleep"]
     # Windows 0-49 and 110-149, of two stores, with P002's store between them.
     split = (stores, ["P001", "P101"], classes, as_labels)
     memory = Spectrograms(*split, memory_budget_mb=4000, buffer_chunks=buffer_chunks)
-    streamed = Spectrograms(*split, memory_budget_mb=0, buffer_chunks=buffer_chunks)
+    streamed = Spectrograms(
+        *split, memory_budget_mb=0, threads=threads, buffer_chunks=buffer_chunks
+    )
     assert memory.in_memory and not streamed.in_memory
     rngs = [None if seed is None else np.random.default_rng(seed) for _ in range(2)]
     for _ in range(2):  # two epochs: the generators go on alike

@@ -3,17 +3,28 @@ import json
 import numpy as np
 import pytest
 
-from spectrohar.layout import participant_windows, spectrogram_dataset, window_dataset
+from spectrohar.layout import (
+    UNANNOTATED,
+    participant_windows,
+    spectrogram_dataset,
+    window_dataset,
+)
 
-WINDOWS = {"sample_rate": 100, "window_length_s": 30, "rows_read": 6000, "hours_annotated": 0.0}
+WINDOWS = {
+    "sample_rate": 100,
+    "window_length_s": 30,
+    "rows_read": 6000,
+    "hours_recorded": 0.5,
+    "hours_annotated": 0.25,
+}
 STFT = {"n_fft": 120, "hop_length": 48, "window": "hann", "sample_rate": 100, "window_length_s": 30}
 
 
-def two_windows(**attrs):
+def two_windows(annotation=("sleep", "walking"), **attrs):
     return window_dataset(
         np.zeros((2, 3000, 3), np.float32),
         np.array(["2016-11-13T02:18", "2016-11-13T02:18:30"], "datetime64[s]"),
-        ["sleep", "walking"],
+        list(annotation),
         **{**WINDOWS, **attrs},
     )
 
@@ -26,20 +37,27 @@ def test_the_window_store_says_what_it_holds():
     assert ds.window_start.dtype == np.dtype("datetime64[ns]")
     assert list(ds.participant.values) == ["P001", "P001"]
     # Every reason counted, as plain ints that the store's JSON attributes hold.
-    assert ds.attrs["windows_dropped"] == {
-        "incomplete": 0,
-        "nan": 3,
-        "infinite": 0,
-        "unannotated": 0,
-    }
+    assert ds.attrs["windows_dropped"] == {"incomplete": 0, "nan": 3, "infinite": 0}
     json.dumps(ds.attrs)
-    assert ds.attrs["windows_kept"] == 2
+    assert ds.attrs["windows_kept"] == 2 and ds.attrs["windows_unannotated"] == 0
+    assert ds.attrs["rows_read"] == 6000
+    assert (ds.attrs["hours_recorded"], ds.attrs["hours_annotated"]) == (0.5, 0.25)
     assert ds.attrs["participant"] == "P001" and ds.attrs["source"] == "a.csv"
 
 
 def test_a_drop_reason_outside_the_layout_is_refused():
     with pytest.raises(ValueError, match=r"no such drop reason: \['missing'\]"):
         two_windows(windows_dropped={"nan": 1, "missing": 2})
+    # Unannotated windows are kept, not dropped.
+    with pytest.raises(ValueError, match=r"no such drop reason: \['unannotated'\]"):
+        two_windows(windows_dropped={"unannotated": 1})
+
+
+def test_unannotated_windows_are_kept_and_counted():
+    ds = two_windows(annotation=[UNANNOTATED, "walking"], windows_dropped={})
+    assert UNANNOTATED == ""
+    assert list(ds.annotation.values) == ["", "walking"]
+    assert ds.attrs["windows_kept"] == 2 and ds.attrs["windows_unannotated"] == 1
 
 
 def test_the_spectrogram_stores_axes_follow_from_the_stft():

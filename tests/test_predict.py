@@ -1,17 +1,20 @@
 """The predict step: a small CNN trained on a real store predicts its validation and test
-windows into one table."""
+windows into one table; any family's loader is called alike."""
 
 import dataclasses
 import functools
+import os
 import re
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+import xarray as xr
 from test_train import (
     CLASSES,
     PARTICIPANTS,
+    THREADS,
     assert_ran_nothing,
     banded_noise,
     plant,
@@ -20,16 +23,29 @@ from test_train import (
     write_inputs,
 )
 
-from spectrohar import predict
+from spectrohar import cache, predict
 from spectrohar.errors import DataError
+from spectrohar.labels import labelling
 from spectrohar.models import build_model
 
+STARTS = pd.date_range("2016-01-01", periods=len(PARTICIPANTS), freq="30s")
 
-def predict_here(inputs, checkpoint, folder):
-    """Predict in this process, streaming the windows by chunks; the table's path."""
+
+def predict_here(inputs, checkpoint, folder, family="cnn", threads=THREADS):
+    """Predict in this process as the predict rule does, streaming the windows by chunks; the
+    table's path."""
     table = folder / "predictions.parquet"
-    predict.build(*inputs, checkpoint, table, memory_mb=0, **sections())
+    predict.build(family, *inputs, checkpoint, table, memory_mb=0, threads=threads, **sections())
     return table
+
+
+def expected_probabilities(checkpoint, x):
+    """The saved network's class probabilities of the windows `x`, computed here."""
+    saved = torch.load(checkpoint, weights_only=True)
+    model = build_model("cnn", 3, 3, **saved["model_settings"]["options"])
+    model.load_state_dict(saved["weights"])
+    with torch.no_grad():
+        return model.eval()(torch.from_numpy(x)).softmax(dim=1).numpy()
 
 
 @pytest.fixture
@@ -59,19 +75,95 @@ def test_the_validation_and_test_windows_are_predicted(trained, tmp_path):
     rows = np.flatnonzero(np.isin(PARTICIPANTS, ["P002", "P101"]))  # P002 validates, P101 tests
     assert table.participant.tolist() == PARTICIPANTS[rows].tolist()
     assert table.label.tolist() == labels[rows].tolist()
-    starts = pd.date_range("2016-01-01", periods=len(PARTICIPANTS), freq="30s")[rows]
-    assert (table.window_start == starts).all()
+    assert (table.window_start == STARTS[rows]).all()
     np.testing.assert_allclose(table[probabilities].sum(axis=1), 1, rtol=1e-5)
     assert (table.predicted == np.array(CLASSES)[table[probabilities].to_numpy().argmax(1)]).all()
     assert table.attrs == {"model": "cnn", "device": "cpu"}
 
     # Each row holds the model's probabilities for its own window.
-    saved = torch.load(tmp_path / "model.pt", weights_only=True)
-    model = build_model("cnn", 3, 3, **saved["model_settings"]["options"])
-    model.load_state_dict(saved["weights"])
-    with torch.no_grad():
-        expected = model.eval()(torch.from_numpy(x[rows])).softmax(dim=1).numpy()
+    expected = expected_probabilities(tmp_path / "model.pt", x[rows])
     np.testing.assert_allclose(table[probabilities].to_numpy(), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_the_cnn_loader_reads_a_set_on_the_rules_threads(trained, tmp_path, monkeypatch):
+    labels, x, (stores, split, dictionary) = trained
+    # More threads than the machine's CPUs: the cache must take the rule's, not count its own.
+    threads = len(os.sched_getaffinity(0)) + 1
+    pools = []
+
+    class Recorded(cache.ThreadPoolExecutor):
+        def __init__(self, max_workers=None, *args, **kwargs):
+            pools.append(max_workers)
+            super().__init__(max_workers, *args, **kwargs)
+
+    monkeypatch.setattr(cache, "ThreadPoolExecutor", Recorded)
+    loaded = predict.LOADERS["cnn"](tmp_path / "model.pt", torch.device("cpu"), threads)
+    assert loaded.classes == CLASSES
+    # The windows and the labels it was trained on: the stores' and the train rule's.
+    assert (loaded.window_length_s, loaded.sample_rate) == (30, 100)
+    assert loaded.labels == sections()["labels"]
+    label = labelling(dictionary, sections()["labels"])
+    coords, probabilities = loaded.predict_set(stores, split, "test", label, 0)
+    assert pools and set(pools) == {threads}
+    rows = np.flatnonzero(PARTICIPANTS == "P101")
+    assert coords.participant.values.tolist() == ["P101"] * len(rows)
+    assert (pd.DatetimeIndex(coords.window_start.values) == STARTS[rows]).all()
+    expected = expected_probabilities(tmp_path / "model.pt", x[rows])
+    np.testing.assert_allclose(probabilities, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_the_familys_loader_gives_the_table(tmp_path, rng, monkeypatch):
+    """A family is loaded by its loader in predict.LOADERS, called as the rule calls any."""
+    labels, x = banded_noise(rng)
+    stores, split, dictionary = write_inputs(tmp_path, labels, x)
+    model_file = tmp_path / "model.bin"
+    calls = []
+    # Fixed probabilities per window, in the order of the loader's classes (not sorted).
+    classes = ["c", "a", "b"]
+    odds = rng.dirichlet(np.ones(3), size=len(PARTICIPANTS))
+
+    def loader(path, device, threads):
+        calls.append(("load", path, device, threads))
+
+        def predict_set(stores_, split_table, name, label, memory_mb):
+            calls.append(("set", stores_, split_table, name, memory_mb))
+            rows = np.flatnonzero(PARTICIPANTS == {"validation": "P002", "test": "P101"}[name])
+            coords = xr.Dataset(
+                coords={
+                    "participant": ("window", PARTICIPANTS[rows]),
+                    "window_start": ("window", STARTS[rows]),
+                    "label": ("window", label(labels[rows])),  # labelled by the dictionary
+                }
+            )
+            return coords, odds[rows]
+
+        return predict.Loaded(
+            classes=classes,
+            window_length_s=30,
+            sample_rate=100,
+            labels=sections()["labels"],
+            predict_set=predict_set,
+            predict_windows=None,  # not the predict rule's
+        )
+
+    monkeypatch.setitem(predict.LOADERS, "other", loader)
+    table = pd.read_parquet(
+        predict_here((stores, split, dictionary), model_file, tmp_path, "other")
+    )
+
+    assert calls == [
+        ("load", model_file, torch.device("cpu"), THREADS),
+        ("set", stores, split, "validation", 0),
+        ("set", stores, split, "test", 0),
+    ]
+    rows = np.flatnonzero(np.isin(PARTICIPANTS, ["P002", "P101"]))
+    assert table.set.tolist() == ["validation"] * 128 + ["test"] * 64
+    assert table.participant.tolist() == PARTICIPANTS[rows].tolist()
+    assert table.label.tolist() == labels[rows].tolist()
+    columns = [f"probability_{cls}" for cls in classes]
+    np.testing.assert_array_equal(table[columns].to_numpy(), odds[rows])
+    assert table.predicted.tolist() == np.array(classes)[odds[rows].argmax(axis=1)].tolist()
+    assert table.attrs == {"model": "other", "device": "cpu"}
 
 
 def test_a_planted_checkpoint_runs_nothing(tmp_path, rng):
@@ -112,9 +204,8 @@ def test_non_finite_probabilities_stop_prediction(trained, tmp_path):
     damaged.mkdir()
     inputs = write_inputs(damaged, labels, x)
     message = (
-        f"{damaged / 'P101.zarr'}: the model in {tmp_path / 'model.pt'} gives non-finite "
-        "probabilities for 1 of 64 test windows (the first: P101 at 2016-01-01 03:20:00); "
-        "check the store with `spectrohar inspect`"
+        f"{tmp_path / 'model.pt'}: gives non-finite probabilities for 1 of 64 test windows "
+        "(the first: P101 at 2016-01-01 03:20:00); check the stores with `spectrohar inspect`"
     )
     with pytest.raises(DataError, match=f"^{re.escape(message)}$"):
         predict_here(inputs, tmp_path / "model.pt", damaged)
@@ -131,7 +222,14 @@ def test_windows_of_unknown_annotations_are_left_out_or_stop(trained, tmp_path, 
     inputs = write_inputs(folder, labels, x)
     table = folder / "predictions.parquet"
     run = functools.partial(
-        predict.build, *inputs, tmp_path / "model.pt", table, memory_mb=0, **sections()
+        predict.build,
+        "cnn",
+        *inputs,
+        tmp_path / "model.pt",
+        table,
+        memory_mb=0,
+        threads=THREADS,
+        **sections(),
     )
     if unknown == "error":
         with pytest.raises(DataError, match="1 annotations are missing under label:Test"):

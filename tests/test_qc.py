@@ -28,12 +28,13 @@ def test_the_table_accounts_for_every_window(tmp_path, rng):
     assert first == {
         "participant": "P001",
         "rows_read": 15000,
+        "hours_recorded": round(15000 / 100 / 3600, 3),
         "hours_annotated": round(12000 / 100 / 3600, 3),
-        "windows_kept": 3,
+        "windows_kept": 4,  # sleep, walking, the unknown annotation and the unannotated one
+        "unannotated": 1,
         "dropped_incomplete": 0,
         "dropped_nan": 1,
         "dropped_infinite": 0,
-        "dropped_unannotated": 1,
         "dropped_unknown_annotation": 1,
         "error": "",
         "label_sleep": 1,

@@ -2,47 +2,78 @@
 
 import base64
 import html
+import io
 import json
 import re
 import shutil
+from html.parser import HTMLParser
 
 import matplotlib.image
+import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from conftest import REPO
 from sklearn import metrics as skm
 from test_figures import spectrogram_store, write_dictionary
 
-from spectrohar import report
+from spectrohar import comparison, report
+from spectrohar.figures import (
+    DPI,
+    plot_confusion_matrix,
+    plot_participant_kappa,
+    plot_spectrogram_examples,
+    plot_training_curves,
+)
 from spectrohar.settings import Labels, Report
+from spectrohar.stores import open_store
 
-# As the score step writes it, metrics lists only the test set's classes: "mvpa" has no window
-# in the store, "sleep" none among the test windows; the examples figure has a row for each.
-TEST_CLASSES = ["light", "mvpa", "sedentary"]
-FIGURES = ["spectrogram_examples", "training_curves", "confusion_matrix", "participant_kappa"]
+# Every model x smoothing compared, in the order of compare.models x compare.smoothing.
+RUNS = [("cnn", "none"), ("cnn", "hmm"), ("forest", "none")]
+DEVICES = ["cpu", "cuda", "cpu"]  # that predicted each run
+RUN_KINDS = ["confusion_matrix", "participant_kappa"]
+# The figures as the report rule declares them (name: kind, the caption's file name), and the
+# order in which the page shows them: the comparison, each run's, the training curves, the
+# example spectrograms.
+KINDS = {
+    "comparison": "comparison",
+    "spectrogram_examples": "spectrogram_examples",
+    "training_curves": "training_curves",
+    **{f"{kind}_{model}_{smoothing}": kind for model, smoothing in RUNS for kind in RUN_KINDS},
+}
+FIGURES = list(KINDS)
+ON_THE_PAGE = [
+    "comparison",
+    *(f"{kind}_{model}_{smoothing}" for model, smoothing in RUNS for kind in RUN_KINDS),
+    "training_curves",
+    "spectrogram_examples",
+]
 CAPTIONS = REPO / "workflow" / "report"
-TRUE = ["light", "light", "mvpa", "sedentary", "sedentary", "mvpa", "sedentary", "light"]
-PREDICTED = ["light", "sedentary", "mvpa", "sedentary", "light", "light", "sedentary", "light"]
-CLASSIFICATION_REPORT = skm.classification_report(TRUE, PREDICTED, zero_division=0)
-CONFIG = {"data": {"label_scheme": "TestScheme"}, "train": {"epochs": 3, "lr": 0.00123}}
+CONFIG = {
+    "labels": {"scheme": "TestScheme"},
+    "compare": {"models": ["cnn", "forest"], "resamples": 200, "confidence": 0.9, "seed": 0},
+    "train": {"epochs": 3, "lr": 0.00123},
+}
 
-
-@pytest.fixture
-def inputs(tmp_path):
-    """The report rule's inputs, the captions those of workflow/report, by argument name."""
-    metrics = {
-        "kappa": skm.cohen_kappa_score(TRUE, PREDICTED),
-        "macro_f1": skm.f1_score(TRUE, PREDICTED, average="macro"),
-        "accuracy": skm.accuracy_score(TRUE, PREDICTED),
-        "balanced_accuracy": skm.balanced_accuracy_score(TRUE, PREDICTED),
-        "classes": TEST_CLASSES,
-        "confusion_matrix": skm.confusion_matrix(TRUE, PREDICTED, labels=TEST_CLASSES).tolist(),
-        "per_class": skm.classification_report(TRUE, PREDICTED, output_dict=True),
-        "per_participant_kappa": {"P001": 0.61, "P002": None, "P003": 0.35},
-        "n_windows": len(TRUE),
-        "device": "cpu",
+# The test participants, their metadata (the split table's columns) and their windows' labels.
+# P103 is all sedentary, so where it is predicted so too its kappa and its groups' are undefined;
+# "mvpa" has no window in the store, "sleep" none among the test windows: the examples figure
+# has a row for each.
+TEST = pd.DataFrame(
+    {
+        "participant": ["P101", "P102", "P103"],
+        "set": "test",
+        "sex": ["F", "F", "M"],
+        "age": ["40-60", "18-40", "40-60"],
     }
-    history = pd.DataFrame(
+)
+TRUE = {
+    "P101": ["light", "light", "mvpa", "sedentary", "sedentary", "mvpa", "sedentary", "light"],
+    "P102": ["sedentary", "light", "light", "mvpa", "sedentary", "sedentary", "light", "mvpa"],
+    "P103": ["sedentary"] * 8,
+}
+HISTORIES = {
+    "cnn": pd.DataFrame(
         {
             "epoch": [1, 2, 3],
             "train_loss": [1.2, 0.9, 0.7],
@@ -51,32 +82,140 @@ def inputs(tmp_path):
             "val_macro_f1": [0.35, 0.5, 0.48],
             "seconds": [10.0, 9.5, 9.7],
             "windows_per_s": [400.0, 420.0, 410.0],
+            "selected": [False, True, False],  # epoch 2: the model kept
+        }
+    ),
+    "forest": pd.DataFrame(
+        {
+            "min_samples_leaf": [1, 4, 16],
+            "val_kappa": [0.51234, 0.55, 0.49],
+            "val_macro_f1": [0.6, 0.61, 0.58],
             "selected": [False, True, False],
         }
-    )
-    qc = pd.DataFrame(
-        {
-            "participant": ["P001", "P002"],
-            "windows_kept": [812, 0],
-            "error": ["", "P002.csv.gz: line 7: no timestamp (1 rows)"],
-        }
-    )
-    paths = {
-        name: tmp_path / name
-        for name in ("history.csv", "metrics.json", "classification_report.txt", "qc.csv")
+    ),
+}
+QC = pd.DataFrame(
+    {
+        "participant": ["P001", "P002"],
+        "windows_kept": [812, 0],
+        "error": ["", "P002.csv.gz: line 7: no timestamp (1 rows)"],
     }
-    history.to_csv(paths["history.csv"], index=False)
-    paths["metrics.json"].write_text(json.dumps(metrics))
-    paths["classification_report.txt"].write_text(CLASSIFICATION_REPORT)
-    qc.to_csv(paths["qc.csv"], index=False)
+)
+
+
+def predictions(run: int) -> pd.DataFrame:
+    """A run's test rows: TRUE, each window's prediction wrong with a chance of its own per run
+    (drawn by seed); P103 all right in the first run."""
+    rng = np.random.default_rng(run)
+    table = pd.DataFrame(
+        [(p, label) for p, labels in TRUE.items() for label in labels],
+        columns=["participant", "label"],
+    )
+    wrong = rng.random(len(table)) < [0.25, 0.4, 0.15][run]
+    table["predicted"] = np.where(
+        wrong, rng.choice(["light", "mvpa", "sedentary"], len(table)), table.label
+    )
+    if run == 0:
+        table.loc[table.participant == "P103", "predicted"] = "sedentary"
+    return table
+
+
+def kappa_or_none(true, predicted):
+    """Cohen's kappa, None where one class only makes it undefined."""
+    if len(set(true) | set(predicted)) == 1:
+        return None
+    return float(skm.cohen_kappa_score(true, predicted))
+
+
+def metrics(table: pd.DataFrame, device: str) -> dict:
+    """The metrics.json of the score rule for a run's test rows, computed here with sklearn, the
+    intervals by comparison.bootstrap_intervals as the score rule has them."""
+    true, predicted = table.label.tolist(), table.predicted.tolist()
+    classes = sorted(set(true) | set(predicted))
+    groups = {}
+    for column in ("sex", "age"):
+        group_of = TEST.set_index("participant")[column]
+        groups[column] = [
+            {
+                "group": group,
+                "participants": len(members),
+                "windows": int(table.participant.isin(members).sum()),
+                "kappa": kappa_or_none(
+                    table.label[table.participant.isin(members)],
+                    table.predicted[table.participant.isin(members)],
+                ),
+            }
+            for group, members in sorted(
+                (g, group_of.index[group_of == g].tolist()) for g in set(group_of)
+            )
+        ]
+    return {
+        "kappa": skm.cohen_kappa_score(true, predicted),
+        "macro_f1": skm.f1_score(true, predicted, average="macro", zero_division=0),
+        "accuracy": skm.accuracy_score(true, predicted),
+        "balanced_accuracy": skm.balanced_accuracy_score(true, predicted),
+        "classes": classes,
+        "confusion_matrix": skm.confusion_matrix(true, predicted, labels=classes).tolist(),
+        "per_class": skm.classification_report(
+            true, predicted, labels=classes, output_dict=True, zero_division=0
+        ),
+        "per_participant_kappa": {
+            p: kappa_or_none(rows.label, rows.predicted) for p, rows in table.groupby("participant")
+        },
+        "n_windows": len(true),
+        "intervals": comparison.bootstrap_intervals(
+            table,
+            n_resamples=CONFIG["compare"]["resamples"],
+            seed=CONFIG["compare"]["seed"],
+            confidence=CONFIG["compare"]["confidence"],
+        ),
+        "groups": groups,
+        "device": device,
+    }
+
+
+@pytest.fixture(scope="module")
+def scores() -> dict:
+    """Each run's metrics and classification report, by run."""
+    scored = {}
+    for i, run in enumerate(RUNS):
+        table = predictions(i)
+        report_text = skm.classification_report(table.label, table.predicted, zero_division=0)
+        scored[run] = (metrics(table, DEVICES[i]), report_text)
+    return scored
+
+
+@pytest.fixture
+def inputs(tmp_path, scores):
+    """The report rule's inputs, the captions those of workflow/report, by argument name."""
+    runs, reports = {}, []
+    for model, smoothing in RUNS:
+        folder = tmp_path / model / smoothing
+        folder.mkdir(parents=True)
+        scored, text = scores[model, smoothing]
+        (folder / "metrics.json").write_text(json.dumps(scored, indent=2))
+        (folder / "classification_report.txt").write_text(text)
+        runs[model, smoothing] = folder / "metrics.json"
+        reports.append(folder / "classification_report.txt")
+    # As the compare rule writes it.
+    table = comparison.comparison_table(
+        (model, smoothing, scores[model, smoothing][0]["intervals"]) for model, smoothing in RUNS
+    )
+    table.to_csv(tmp_path / "comparison.csv", index=False)
+    histories = {}
+    for model, history in HISTORIES.items():
+        history.to_csv(tmp_path / model / "history.csv", index=False)
+        histories[model] = tmp_path / model / "history.csv"
+    QC.to_csv(tmp_path / "qc.csv", index=False)
     return {
         "spectrograms": [spectrogram_store(tmp_path / "spectrograms.zarr")],
         "dictionary": write_dictionary(tmp_path / "dictionary.csv"),
-        "history": paths["history.csv"],
-        "metrics": paths["metrics.json"],
-        "classification_report": paths["classification_report.txt"],
-        "qc": paths["qc.csv"],
-        "captions": {name: CAPTIONS / f"{name}.rst" for name in FIGURES},
+        "comparison": tmp_path / "comparison.csv",
+        "runs": runs,
+        "classification_reports": reports,
+        "histories": histories,
+        "qc": tmp_path / "qc.csv",
+        "captions": {name: CAPTIONS / f"{KINDS[name]}.rst" for name in FIGURES},
         "report": Report(examples_per_class=2, seed=0),
         "labels": Labels(scheme="TestScheme", dictionary=None, unknown="error"),
         "config": CONFIG,
@@ -91,9 +230,81 @@ def build(inputs, folder, figures=FIGURES) -> str:
     return page.read_text()
 
 
+class Page(HTMLParser):
+    """A page's headings, paragraphs, captions and preformatted texts (tag, text), tables
+    ("table", rows of cell texts, the header's first) and images ("img", alt) in page order;
+    text on one line but a <pre>'s, entities decoded."""
+
+    TEXT = {"title", "h1", "h2", "h3", "h4", "p", "pre", "figcaption"}
+
+    def __init__(self, page):
+        super().__init__()
+        self.items, self._text = [], None
+        self.feed(page)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.items.append(("table", []))
+        elif tag == "tr":
+            self.items[-1][1].append([])
+        elif tag == "img":
+            self.items.append(("img", dict(attrs)["alt"]))
+        if tag in self.TEXT or tag in ("td", "th"):
+            self._text = []
+
+    def handle_data(self, data):
+        if self._text is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th"):
+            self.items[-1][1][-1].append("".join(self._text).strip())
+            self._text = None
+        elif tag in self.TEXT:
+            text = "".join(self._text)
+            self.items.append((tag, text if tag == "pre" else " ".join(text.split())))
+            self._text = None
+
+    def part(self, tag, text) -> list:
+        """The items under the heading (tag, text), up to the next heading of its level or
+        above."""
+        levels = ["h1", "h2", "h3", "h4"]
+        start = self.items.index((tag, text))
+        for end in range(start + 1, len(self.items)):
+            kind = self.items[end][0]
+            if kind in levels and levels.index(kind) <= levels.index(tag):
+                break
+        else:
+            end = len(self.items)
+        return self.items[start + 1 : end]
+
+
 def caption(path) -> str:
     """A caption file's text as the page shows it: on one line, escaped."""
     return html.escape(" ".join(path.read_text().split()))
+
+
+def pixels(figure) -> np.ndarray:
+    """A figure's pixels as the report saves it."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, dpi=DPI)
+    buffer.seek(0)
+    return matplotlib.image.imread(buffer)
+
+
+def cells(frame: pd.DataFrame, number="{:.3f}", missing="undefined") -> list[list[str]]:
+    """A table's rows as the page shows them: the header, then its values, numbers formatted by
+    `number`, integers and booleans as they are, None as `missing`."""
+
+    def cell(value):
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return missing
+        if isinstance(value, bool | np.bool_ | int | np.integer | str):
+            return str(value)
+        return number.format(value)
+
+    return [list(frame.columns), *([cell(v) for v in row] for row in frame.astype(object).values)]
 
 
 def test_the_page_embeds_every_declared_figure_with_its_caption(inputs, tmp_path):
@@ -104,49 +315,198 @@ def test_the_page_embeds_every_declared_figure_with_its_caption(inputs, tmp_path
         r"<figcaption>([^<]*)</figcaption>",
         page,
     )
-    assert [name for name, _, _ in embedded] == FIGURES
+    assert [name for name, _, _ in embedded] == ON_THE_PAGE
     for name, image, text in embedded:
         png = tmp_path / "declared" / f"{name}.png"
         assert base64.b64decode(image) == png.read_bytes()
-        pixels = matplotlib.image.imread(png)
-        assert pixels.ndim == 3 and pixels.shape[0] > 200 and pixels.shape[1] > 300
-        assert text == caption(CAPTIONS / f"{name}.rst")
+        image = matplotlib.image.imread(png)
+        assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 300
+        assert text == caption(CAPTIONS / f"{KINDS[name]}.rst")
     assert "http" not in page  # no external resources
 
 
+def test_each_figure_is_drawn_from_its_own_run(inputs, tmp_path, scores):
+    build(inputs, tmp_path / "page")
+    drawn = {name: matplotlib.image.imread(tmp_path / "page" / f"{name}.png") for name in FIGURES}
+    for model, smoothing in RUNS:
+        scored = scores[model, smoothing][0]
+        for kind, plot in (
+            ("confusion_matrix", plot_confusion_matrix),
+            ("participant_kappa", plot_participant_kappa),
+        ):
+            np.testing.assert_array_equal(
+                drawn[f"{kind}_{model}_{smoothing}"], pixels(plot(scored)), f"{kind} {model}"
+            )
+    # The cnn's curves, its kept epoch the one marked in the "selected" column.
+    np.testing.assert_array_equal(
+        drawn["training_curves"], pixels(plot_training_curves(HISTORIES["cnn"], 2))
+    )
+    # The examples: a row for each class of the store or of any run's test windows.
+    ds = open_store(inputs["spectrograms"][0])
+    label = [text.split(";")[0] for text in ds.annotation.values.tolist()]
+    ds = ds.assign_coords(label=("window", label)).assign_attrs(label_scheme="TestScheme")
+    classes = ["light", "mvpa", "sedentary", "sleep"]
+    np.testing.assert_array_equal(
+        drawn["spectrogram_examples"], pixels(plot_spectrogram_examples(ds, classes, 2, 0))
+    )
+
+
 def test_only_the_declared_figures_are_drawn(inputs, tmp_path):
-    page = build(inputs, tmp_path / "two", ["confusion_matrix", "training_curves"])
-    assert re.findall(r'<img alt="(\w+)"', page) == ["confusion_matrix", "training_curves"]
-    assert sorted(p.name for p in (tmp_path / "two").glob("*.png")) == [
-        "confusion_matrix.png",
+    declared = ["participant_kappa_cnn_hmm", "comparison", "training_curves"]
+    page = build(inputs, tmp_path / "three", declared)
+    assert re.findall(r'<img alt="(\w+)"', page) == [
+        "comparison",
+        "participant_kappa_cnn_hmm",
+        "training_curves",
+    ]
+    assert sorted(p.name for p in (tmp_path / "three").glob("*.png")) == [
+        "comparison.png",
+        "participant_kappa_cnn_hmm.png",
         "training_curves.png",
     ]
+
+
+def test_a_comparison_without_the_cnn_has_no_training_curves(inputs, tmp_path, scores):
+    # compare.models: [forest]: no cnn history, so the rule declares no training curves.
+    forest = ("forest", "none")
+    inputs["runs"] = {forest: inputs["runs"][forest]}
+    inputs["classification_reports"] = inputs["classification_reports"][2:]
+    inputs["histories"] = {"forest": inputs["histories"]["forest"]}
+    comparison.comparison_table([(*forest, scores[forest][0]["intervals"])]).to_csv(
+        inputs["comparison"], index=False
+    )
+    figures = ["comparison", "spectrogram_examples", *(f"{k}_forest_none" for k in RUN_KINDS)]
+    page = Page(build(inputs, tmp_path / "forest", figures))
+    assert [text for tag, text in page.items if tag == "img"] == [
+        "comparison",
+        "confusion_matrix_forest_none",
+        "participant_kappa_forest_none",
+        "spectrogram_examples",
+    ]
+    assert [text for tag, text in page.items if tag == "h3"] == ["forest + none", "forest"]
 
 
 def test_a_caption_is_read_from_its_file(inputs, tmp_path):
     edited = tmp_path / "captions"
     shutil.copytree(CAPTIONS, edited)
     (edited / "confusion_matrix.rst").write_text("Counts of <test> windows,\nby true class.\n")
-    inputs["captions"] = {name: edited / f"{name}.rst" for name in FIGURES}
+    inputs["captions"] = {name: edited / f"{KINDS[name]}.rst" for name in FIGURES}
     page = build(inputs, tmp_path / "page")
-    assert "<figcaption>Counts of &lt;test&gt; windows, by true class.</figcaption>" in page
+    edited_caption = "<figcaption>Counts of &lt;test&gt; windows, by true class.</figcaption>"
+    assert page.count(edited_caption) == len(RUNS)  # every run's confusion matrix
     assert caption(CAPTIONS / "confusion_matrix.rst") not in page
+    assert page.count(caption(CAPTIONS / "participant_kappa.rst")) == len(RUNS)
 
 
 def test_the_window_length_comes_from_the_store_and_the_scheme_from_the_settings(inputs, tmp_path):
     inputs["spectrograms"] = [spectrogram_store(tmp_path / "ten.zarr", window_length_s=10)]
     page = build(inputs, tmp_path / "page")
-    assert "10 s windows kept" in page and "30 s" not in page
-    assert "under the scheme TestScheme" in page
+    assert "30 s" not in page
     assert f"(<code>{html.escape(str(inputs['qc']))}</code>)" in page
+    assert Page(page).part("h2", "Data quality per participant")[0] == (
+        "p",
+        "Rows read, hours recorded and annotated, 10 s windows kept (and of those unannotated) "
+        "and dropped per reason, and windows per label under the scheme TestScheme, from the "
+        f"windowing stage ({inputs['qc']}).",
+    )
+
+
+def test_the_page_opens_with_the_comparison_and_its_intervals(inputs, tmp_path, scores):
+    page = Page(build(inputs, tmp_path / "page"))
+
+    # The title names the best run by test kappa.
+    kappas = {run: scored["kappa"] for run, (scored, _) in scores.items()}
+    best = max(RUNS, key=kappas.get)
+    title = (
+        f"spectrohar report: 24 test windows, best kappa {kappas[best]:.3f} ({best[0]} + {best[1]})"
+    )
+    assert page.items[:2] == [("title", title), ("h1", title)]
+    assert [text for tag, text in page.items if tag == "h2"] == [
+        "Comparison",
+        "Test scores per model and smoothing",
+        "Training",
+        "Spectrograms",
+        "Data quality per participant",
+        "Parameters",
+        "Versions",
+    ]
+    opening = page.part("h2", "Comparison")
+    assert opening[0] == (
+        "p",
+        "Every model x smoothing on the test participants, with 90% confidence intervals from a "
+        f"bootstrap over the test participants ({inputs['comparison']}).",
+    )
+    assert opening[1][0] == "table" and opening[2] == ("img", "comparison")
+    names = ["kappa", "macro_f1", "accuracy", "balanced_accuracy"]
+    rows = [["model", "smoothing", "n_participants", "n_windows", *names]]
+    for model, smoothing in RUNS:
+        intervals = scores[model, smoothing][0]["intervals"]
+        shown = [
+            f"{m['estimate']:.3f} [{m['low']:.3f}, {m['high']:.3f}]"
+            for m in (intervals[name] for name in names)
+        ]
+        rows.append([model, smoothing, "3", "24", *shown])
+    assert opening[1][1] == rows
+    # The intervals are a bootstrap's, not the estimate twice.
+    assert all(
+        s[0]["intervals"]["kappa"]["low"] < s[0]["intervals"]["kappa"]["high"]
+        for s in scores.values()
+    )
+
+
+def test_each_run_shows_its_scores_groups_and_report(inputs, tmp_path, scores):
+    page = Page(build(inputs, tmp_path / "page"))
+
+    runs = page.part("h2", "Test scores per model and smoothing")
+    assert [text for tag, text in runs if tag == "h3"] == [f"{m} + {s}" for m, s in RUNS]
+    for model, smoothing in RUNS:
+        scored, text = scores[model, smoothing]
+        items = page.part("h3", f"{model} + {smoothing}")
+        assert items[0] == (
+            "table",
+            [
+                ["Test kappa", f"{scored['kappa']:.3f}"],
+                ["Macro F1", f"{scored['macro_f1']:.3f}"],
+                ["Accuracy", f"{scored['accuracy']:.3f}"],
+                ["Balanced accuracy", f"{scored['balanced_accuracy']:.3f}"],
+                ["Test windows", "24"],
+                ["Test participants", "3"],
+                ["Device", DEVICES[RUNS.index((model, smoothing))]],
+                ["Classes", ", ".join(scored["classes"])],
+            ],
+        )
+        assert [text for tag, text in items if tag == "img"] == [
+            f"confusion_matrix_{model}_{smoothing}",
+            f"participant_kappa_{model}_{smoothing}",
+        ]
+        # A table of test kappa per group of each metadata column, undefined where one class.
+        for column in ("sex", "age"):
+            table = items[items.index(("h4", f"Test kappa by {column}")) + 1]
+            assert table == ("table", cells(pd.DataFrame(scored["groups"][column])))
+        assert items[-1] == ("pre", text)  # its own classification report
+    first = page.part("h3", "cnn + none")
+    sex = first[first.index(("h4", "Test kappa by sex")) + 1][1]
+    assert sex[2] == ["M", "1", "8", "undefined"]  # P103's sedentary windows, all right
+    assert [text for tag, text in runs if tag == "pre"] == [scores[run][1] for run in RUNS]
 
 
 def test_the_page_holds_the_stage_files(inputs, tmp_path):
-    page = build(inputs, tmp_path / "page")
-    metrics = json.loads(inputs["metrics"].read_text())
-    assert f"<th>Test kappa</th><td>{metrics['kappa']:.3f}</td>" in page
-    assert "<th>Best epoch</th><td>2</td>" in page  # from the "selected" column
-    assert "<th>Classes</th><td>light, mvpa, sedentary</td>" in page
-    assert html.escape(CLASSIFICATION_REPORT) in page
-    assert "lr: 0.00123" in page
-    assert "<td>P002</td>\n      <td>0</td>\n      <td>P002.csv.gz: line 7" in page
+    page = Page(build(inputs, tmp_path / "page"))
+
+    training = page.part("h2", "Training")
+    assert training[0] == ("img", "training_curves")
+    for model, history in HISTORIES.items():
+        shown = page.part("h3", model)
+        assert shown == [("table", cells(history, number="{:.4g}"))]
+    assert page.part("h3", "forest")[0][1][1] == ["1", "0.5123", "0.6", "False"]
+    quality = page.part("h2", "Data quality per participant")
+    assert quality[1] == (
+        "table",
+        [
+            ["participant", "windows_kept", "error"],
+            ["P001", "812", ""],
+            ["P002", "0", "P002.csv.gz: line 7: no timestamp (1 rows)"],
+        ],
+    )
+    assert page.part("h2", "Parameters") == [("pre", yaml.safe_dump(CONFIG, sort_keys=False))]
+    assert "lr: 0.00123" in page.part("h2", "Parameters")[0][1]

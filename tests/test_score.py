@@ -7,6 +7,8 @@ import pytest
 from sklearn import metrics as skm
 
 from spectrohar import score
+from spectrohar.comparison import bootstrap_intervals
+from spectrohar.settings import Compare
 
 TRUE = ["sleep", "sleep", "walk", "walk", "sit", "sit", "sit", "sit"]
 PREDICTED = ["sleep", "sleep", "walk", "sit", "sit", "sit", "sit", "walk"]
@@ -59,9 +61,34 @@ def test_the_score_rule_scores_the_test_rows_only(tmp_path):
     table.attrs = {"model": "cnn", "device": "cuda"}
     table.to_parquet(tmp_path / "predictions.parquet", index=False)
     metrics, report = tmp_path / "metrics.json", tmp_path / "classification_report.txt"
+    split = pd.DataFrame(
+        {"participant": ["P002", "P101", "P102"], "set": ["validation", "test", "test"]}
+    )
+    split.assign(sex=["F", "F", "M"]).to_csv(tmp_path / "split.csv", index=False)
 
-    score.build(tmp_path / "predictions.parquet", metrics, report)
+    compare = Compare(models=["cnn"], smoothing=["none"], resamples=50, confidence=0.9, seed=3)
+    score.build(
+        tmp_path / "predictions.parquet", tmp_path / "split.csv", metrics, report, compare=compare
+    )
 
+    written = json.loads(metrics.read_text())
+    groups = written.pop("groups")
+    # The intervals of the test rows only, by the settings' resamples, seed and confidence.
+    intervals = written.pop("intervals")
+    expected_intervals = bootstrap_intervals(test, n_resamples=50, seed=3, confidence=0.9)
+    assert intervals == json.loads(json.dumps(expected_intervals))
     expected = {**score.score(test), "device": "cuda"}
-    assert json.loads(metrics.read_text()) == json.loads(json.dumps(expected))
+    assert written == json.loads(json.dumps(expected))
+    # Per group of the metadata: kappa of the pooled windows of its test participants.
+    assert groups == {
+        "sex": [
+            {
+                "group": sex,
+                "participants": 1,
+                "windows": 4,
+                "kappa": skm.cohen_kappa_score(TRUE[rows], PREDICTED[rows]),
+            }
+            for sex, rows in (("F", slice(0, 4)), ("M", slice(4, 8)))
+        ]
+    }
     assert report.read_text() == skm.classification_report(TRUE, PREDICTED, zero_division=0)

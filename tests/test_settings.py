@@ -10,7 +10,8 @@ from test_windows import Payload
 from spectrohar import settings
 from spectrohar.errors import DataError
 from spectrohar.labels import PACKAGED_DICTIONARY, read_dictionary
-from spectrohar.models import MODELS
+from spectrohar.models import MODELS, build_model
+from spectrohar.models.forest import fit_forest
 
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 DEFAULTS = yaml.safe_load((REPO / "config.yaml").read_text())
@@ -25,7 +26,44 @@ def with_(section, **values):
 def test_the_default_config_is_valid():
     typed, participants = settings.check(copy.deepcopy(DEFAULTS), SCHEMA)
     assert len(participants) == DEFAULTS["synthetic"]["participants"]
-    assert typed.windows.samples == 3000 and typed.model.options == {"width": 32, "depth": 4}
+    assert typed.windows.samples == 3000
+    assert typed.compare == settings.Compare(
+        models=["cnn", "forest"],
+        smoothing=["none", "hmm"],
+        resamples=1000,
+        confidence=0.95,
+        seed=42,
+    )
+    assert typed.cnn == settings.Model("cnn", {"width": 32, "depth": 4})
+    assert typed.forest == settings.Model(
+        "forest",
+        {
+            "n_estimators": 100,
+            "min_samples_leaf": [1, 4, 16],
+            "max_features": "sqrt",
+            "max_samples": 30000,
+            "class_weight": "balanced",
+        },
+    )
+    assert typed.split.test == ["P101-P151"] and typed.split.test_fraction is None
+
+
+def test_a_model_section_is_read_as_its_family_and_options():
+    values = {"width": 8, "depth": 2}
+    cnn = settings.section("cnn", values)
+    assert cnn == settings.Model("cnn", {"width": 8, "depth": 2})
+    values["width"] = 16  # the options are the section's as read, not a view of it
+    assert cnn.options == {"width": 8, "depth": 2}
+    forest = settings.section("forest", {"n_estimators": 5, "min_samples_leaf": [2]})
+    assert forest == settings.Model("forest", {"n_estimators": 5, "min_samples_leaf": [2]})
+    # A rule's params: the sections among them, each family's under its own name.
+    typed = settings.sections({"cnn": {"width": 4}, "threads": 3, "model": {"width": 4}})
+    assert typed == {"cnn": settings.Model("cnn", {"width": 4})}
+
+
+def test_a_test_fraction_instead_of_test_participants_is_taken():
+    typed, _ = settings.check(with_("split", test=[], test_fraction=0.3), SCHEMA)
+    assert typed.split.test == [] and typed.split.test_fraction == 0.3
 
 
 @pytest.mark.parametrize(
@@ -33,7 +71,8 @@ def test_the_default_config_is_valid():
     [
         (
             with_("labels", scheme="Willetts2019"),
-            r"^config labels.scheme: 'Willetts2019' is not one of",
+            r"^labels.scheme: 'Willetts2019' is not a scheme of \S+annotation-label-dictionary.csv "
+            r"\(its label:<scheme> columns: WillettsSpecific2018, WillettsMET2018, ",
         ),
         (
             with_("spectrogram", n_fft=4000),
@@ -49,13 +88,56 @@ def test_the_default_config_is_valid():
         ),
         (with_("spectrogram", window="hannn"), r"^config spectrogram.window: 'hannn'"),
         (
-            with_("split", test=["P102"]),
-            r"^split.test names participant 'P102', which is not in the source",
+            with_("split", test_fraction=0.3),
+            r"^config split: give either test \(ids and ranges\) or test_fraction, not both",
         ),
-        (with_("model", name="resnet"), r"^config model.name: 'resnet' is not one of \['cnn'\]$"),
         (
-            with_("model", widht=16),
-            r"^config model: Additional properties are not allowed \('widht' was unexpected\)$",
+            with_("split", test=[]),
+            r"^config split: give either test .* and not neither",
+        ),
+        (
+            with_("split", test=[], test_fraction=1.0),
+            r"^config split.test_fraction: 1.0 is greater than or equal to the maximum of 1$",
+        ),
+        (
+            with_("compare", models=["cnn", "resnet"]),
+            r"^config compare.models.1: 'resnet' is not one of \['cnn', 'forest'\]$",
+        ),
+        (with_("compare", models=[]), r"^config compare.models: \[\] should be non-empty$"),
+        (
+            with_("compare", models=["cnn", "cnn"]),
+            r"^config compare.models: \['cnn', 'cnn'\] has non-unique elements$",
+        ),
+        (
+            with_("compare", smoothing=["kalman"]),
+            r"^config compare.smoothing.0: 'kalman' is not one of \['none', 'hmm'\]$",
+        ),
+        (
+            with_("compare", confidence=1),
+            r"^config compare.confidence: 1 is greater than or equal to the maximum of 1$",
+        ),
+        (
+            with_("cnn", widht=16),
+            r"^config cnn: Additional properties are not allowed \('widht' was unexpected\)$",
+        ),
+        (with_("cnn", depth=7), r"^config cnn.depth: 7 is greater than the maximum of 6$"),
+        (
+            with_("forest", n_estimatorz=10),
+            r"^config forest: Additional properties are not allowed "
+            r"\('n_estimatorz' was unexpected\)$",
+        ),
+        (
+            with_("forest", class_weight="equal"),
+            r"^config forest.class_weight: 'equal' is not one of "
+            r"\['none', 'balanced', 'balanced_subsample'\]$",
+        ),
+        (
+            with_("forest", min_samples_leaf=[4, 0]),
+            r"^config forest.min_samples_leaf.1: 0 is less than the minimum of 1$",
+        ),
+        (
+            with_("forest", max_features=1.5),
+            r"^config forest.max_features: 1.5 is greater than the maximum of 1$",
         ),
         (
             with_("train", epochs=3),
@@ -108,22 +190,34 @@ def test_a_listed_participant_must_be_in_the_folder(tmp_path):
 def test_a_real_source_needs_a_dictionary_with_the_scheme(tmp_path):
     config = with_("source", kind="capture24", path=capture24_folder(tmp_path))
     (tmp_path / "annotation-label-dictionary.csv").unlink()
+    typed, _ = settings.check(config, SCHEMA)  # none beside the data: Capture-24's own
+    assert settings.dictionary(typed) == str(PACKAGED_DICTIONARY)
+    config["labels"]["dictionary"] = str(tmp_path / "mine.csv")
     with pytest.raises(
-        DataError,
-        match=r"^labels.dictionary: '.*annotation-label-dictionary.csv' "
-        r"does not exist$",
+        DataError, match=rf"^labels.dictionary: '{tmp_path}/mine.csv' does not exist$"
     ):
         settings.check(config, SCHEMA)
     read_dictionary().drop(columns="label:Willetts2018").to_csv(tmp_path / "mine.csv")
-    config["labels"]["dictionary"] = str(tmp_path / "mine.csv")
-    with pytest.raises(DataError, match=r"mine.csv' has no column 'label:Willetts2018'$"):
+    with pytest.raises(
+        DataError,
+        match=r"mine.csv \(its label:<scheme> columns: WillettsSpecific2018, WillettsMET2018, "
+        r"DohertySpecific2018, Doherty2018, Walmsley2020\)$",
+    ):
         settings.check(config, SCHEMA)
+
+
+def test_any_scheme_of_the_dictionary_in_use_is_taken(tmp_path):
+    config = with_("source", kind="capture24", path=capture24_folder(tmp_path))
+    mine = read_dictionary()[["label:Walmsley2020"]].set_axis(["label:Mine"], axis=1)
+    mine.to_csv(tmp_path / "annotation-label-dictionary.csv")
+    config["labels"]["scheme"] = "Mine"
+    assert settings.check(config, SCHEMA)[0].labels.scheme == "Mine"
 
 
 def processed_data(folder, pids):
     np.save(folder / "X.npy", np.zeros((len(pids), 3000, 3), np.float32))
     np.save(folder / "Y.npy", np.array(["sleep"] * len(pids)))
-    np.save(folder / "T.npy", np.arange(len(pids)).astype("datetime64[s]"))
+    np.save(folder / "T.npy", (np.arange(len(pids)) * 30).astype("datetime64[s]"))
     np.save(folder / "pid.npy", np.array(pids))
     config = with_("source", kind="npy", path=str(folder))
     config["labels"]["dictionary"] = str(PACKAGED_DICTIONARY)
@@ -192,6 +286,21 @@ def test_a_batch_of_one_window_is_refused():
 
 
 def test_the_schema_names_every_model_family():
+    from spectrohar import predict  # here: the other checks of settings need no model loaders
+
     schema = yaml.safe_load(SCHEMA.read_text())
-    assert schema["properties"]["model"]["properties"]["name"]["enum"] == sorted(MODELS)
+    properties = schema["properties"]
+    # compare.models takes every family that predict can load: the torch networks of
+    # models.MODELS and the families with loaders of their own.
+    families = properties["compare"]["properties"]["models"]["items"]["enum"]
+    assert families == sorted(predict.LOADERS)
+    assert set(MODELS) <= set(predict.LOADERS)
+    # Each family has a config section of its own, read as its Model.
+    for family in families:
+        assert family in schema["required"] and settings.SECTIONS[family] is settings.Model
     assert set(schema["required"]) == set(settings.SECTIONS) == set(DEFAULTS)
+    # Each family takes its section's options as the config gives them.
+    x, y = np.eye(4), ["a", "b", "a", "b"]
+    fit_forest(x, y, x, y, options=DEFAULTS["forest"], seed=0, threads=1)
+    cnn = properties["cnn"]["properties"]
+    build_model("cnn", n_classes=2, in_channels=3, **{name: 2 for name in cnn})  # no TypeError

@@ -82,6 +82,7 @@ def window_store(path, participant, annotations, rng):
         sample_rate=100,
         window_length_s=30,
         rows_read=n * 3000,
+        hours_recorded=n / 120,
         hours_annotated=n / 120,
         windows_dropped={},
     )

@@ -11,9 +11,9 @@ import xarray as xr
 import zarr
 from test_cache import as_labels, participant_stores
 from test_spectrogram import stage, window_store
-from test_train import sections, write_dictionary
+from test_train import MODEL, sections, write_dictionary
 
-from spectrohar import predict, report, spectrogram, train
+from spectrohar import predict, report, settings, spectrogram, train
 from spectrohar.cache import Spectrograms
 from spectrohar.cli import main
 from spectrohar.errors import DataError
@@ -26,7 +26,8 @@ CLASSES = ["sit-stand", "sleep", "walking"]
 # (validation), c/0-c/1 of P101 (test).
 PARTICIPANTS = ["P001"] * 48 + ["P002"] * 16 + ["P101"] * 32
 # One quick epoch, the splits held in memory.
-TRAIN_SETTINGS = {"memory_mb": 8000, **sections(max_epochs=1, batch_size=16)}
+TRAIN_SETTINGS = {"memory_mb": 8000, "threads": 2, **sections(max_epochs=1, batch_size=16)}
+CNN = settings.section("cnn", MODEL)
 
 
 def rebuild(path) -> str:
@@ -98,7 +99,7 @@ def store(stores):
 def checkpoint(pristine, tmp_path_factory):
     """A model trained for an epoch on the undamaged store."""
     folder = tmp_path_factory.mktemp("trained")
-    train.build(*pristine, folder / "model.pt", folder / "history.csv", **TRAIN_SETTINGS)
+    train.build(*pristine, folder / "model.pt", folder / "history.csv", model=CNN, **TRAIN_SETTINGS)
     return folder / "model.pt"
 
 
@@ -230,7 +231,9 @@ def test_the_report_stops_at_a_damaged_example_window(stores, pristine, tmp_path
     for chunk in (stores[0].parent).rglob("spectrogram/c/**/*"):  # whichever windows are drawn
         if chunk.is_file():
             flip_bytes(chunk)
-    history, metrics, text, qc = (tmp_path / name for name in ("h.csv", "m.json", "r.txt", "q.csv"))
+    names = ("c.csv", "h.csv", "m.json", "r.txt", "q.csv")
+    comparison, history, metrics, text, qc = (tmp_path / name for name in names)
+    comparison.write_text("model,smoothing,n_windows,kappa\ncnn,none,1,0.5\n")
     history.write_text("epoch,selected\n1,True\n")
     metrics.write_text('{"classes": ["sleep"]}')
     text.write_text("")
@@ -240,16 +243,17 @@ def test_the_report_stops_at_a_damaged_example_window(stores, pristine, tmp_path
         report.build(
             stores,
             pristine[2],
-            history,
-            metrics,
-            text,
+            comparison,
+            {("cnn", "none"): metrics},
+            [text],
+            {"cnn": history},
             qc,
             {},
             html,
             {"spectrogram_examples": examples},
             report=Report(examples_per_class=2, seed=0),
             labels=Labels(scheme="Test", dictionary=None, unknown="error"),
-            config={},
+            config={"compare": {"confidence": 0.95}},
         )
     assert not html.exists() and not examples.exists()
 
@@ -271,8 +275,8 @@ def test_training_and_prediction_stop_at_a_damaged_store(
     split, dictionary = pristine[1:]
     model, history = tmp_path / "model.pt", tmp_path / "history.csv"
     with pytest.raises(DataError, match=train_error):
-        train.build(stores, split, dictionary, model, history, **TRAIN_SETTINGS)
+        train.build(stores, split, dictionary, model, history, model=CNN, **TRAIN_SETTINGS)
     predictions = tmp_path / "predictions.parquet"
     with pytest.raises(DataError, match=predict_error):
-        predict.build(stores, split, dictionary, checkpoint, predictions, **TRAIN_SETTINGS)
+        predict.build("cnn", stores, split, dictionary, checkpoint, predictions, **TRAIN_SETTINGS)
     assert not any(p.exists() for p in [model, history, tmp_path / "train-state.pt", predictions])

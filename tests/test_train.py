@@ -1,5 +1,6 @@
 import json
 import logging
+import os
 import pathlib
 import re
 import shutil
@@ -13,7 +14,7 @@ import pytest
 import torch
 from test_cache import as_labels, participant_stores, spectrogram_store
 
-from spectrohar import settings, train
+from spectrohar import cache, settings, train
 from spectrohar.cache import Spectrograms
 from spectrohar.errors import DataError
 from spectrohar.labels import labelling
@@ -94,7 +95,7 @@ def test_the_default_cnn_is_the_tutorials():
     assert model[3](model[2](model[1](model[0](x)))).shape == (2, 256, 4, 4)
 
 
-MODEL = {"name": "cnn", "width": 4}
+MODEL = {"width": 4}  # the cnn section
 TRAINING = {
     "device": "cpu",
     "max_epochs": 6,
@@ -111,12 +112,22 @@ TRAINING = {
 # The test stores' annotations are their labels, under a scheme of their own.
 LABELS = {"scheme": "Test", "dictionary": None, "unknown": "error"}
 MEMORY_MB = 0  # the rule's mem_mb: the splits are streamed by chunks
+THREADS = 2  # the rule's threads
 
+# As workflow/scripts/train_cnn.py calls it.
 TRAIN = """
 import json, sys
 from spectrohar import settings, train
 stores, *paths = json.loads(sys.argv[1])
-train.build(stores, *paths, memory_mb=0, **settings.sections(json.loads(sys.argv[2])))
+params = json.loads(sys.argv[2])
+train.build(
+    stores,
+    *paths,
+    memory_mb=0,
+    threads=2,
+    model=settings.section("cnn", params["model"]),
+    **settings.sections(params),
+)
 """
 
 # P001 trains, P002 validates, P101 is tested.
@@ -156,22 +167,27 @@ def inputs(tmp_path, rng):
 
 
 def config(**training):
-    """The model, train and labels sections, with `training` changed."""
+    """The train_cnn rule's params: the cnn section as `model`, the train and labels sections,
+    with `training` changed."""
     return {"model": MODEL, "train": {**TRAINING, **training}, "labels": LABELS}
 
 
 def sections(**training):
-    """The typed model and train sections that `train.build` takes, with `training` changed."""
+    """The typed train and labels sections that `train.build` and `predict.build` take, with
+    `training` changed (the model's section is no section of that name: see train_here)."""
     return settings.sections(config(**training))
 
 
-def train_here(inputs, folder, **training):
-    """Train in this process, writing model.pt and history.csv to `folder`."""
+def train_here(inputs, folder, threads=THREADS, **training):
+    """Train in this process as the train_cnn rule does, writing model.pt and history.csv to
+    `folder`."""
     train.build(
         *inputs,
         folder / "model.pt",
         folder / "history.csv",
         memory_mb=MEMORY_MB,
+        threads=threads,
+        model=settings.section("cnn", MODEL),
         **sections(**training),
     )
 
@@ -241,11 +257,17 @@ def test_mixed_precision_and_channels_last_train_too(tmp_path, rng):
 
 
 def test_a_model_that_cannot_take_the_spectrograms_is_a_clear_error(inputs, tmp_path):
-    typed = settings.sections(
-        {"model": {"name": "cnn", "depth": 7}, "train": TRAINING, "labels": LABELS}
-    )
-    with pytest.raises(DataError, match=r"config model cnn \{'depth': 7\} cannot take"):
-        train.build(*inputs, tmp_path / "model.pt", tmp_path / "history.csv", memory_mb=0, **typed)
+    typed = settings.sections({"train": TRAINING, "labels": LABELS})
+    with pytest.raises(DataError, match=r"config cnn \{'depth': 7\} cannot take"):
+        train.build(
+            *inputs,
+            tmp_path / "model.pt",
+            tmp_path / "history.csv",
+            memory_mb=0,
+            threads=1,
+            model=settings.section("cnn", {"depth": 7}),
+            **typed,
+        )
 
 
 class Touch:
@@ -358,5 +380,28 @@ def test_the_splits_budget_is_a_part_of_the_rules_memory(inputs):
     label = labelling(dictionary, settings.section("labels", LABELS))
     for memory_mb, held in [(4 * 256 * window_mb, True), (4 * 256 * window_mb - 1, False)]:
         # models.CACHE_FRACTION (a half) of mem_mb, for two splits: a quarter for each.
-        training = split_windows(stores, split, "train", None, label, memory_mb=memory_mb)
+        training = split_windows(
+            stores, split, "train", None, label, memory_mb=memory_mb, threads=THREADS
+        )
         assert training.in_memory == held
+
+
+def test_the_rules_options_and_threads_reach_the_model_and_the_cache(inputs, tmp_path, monkeypatch):
+    # More threads than the machine's CPUs: the cache must take the rule's, not count its own.
+    threads = len(os.sched_getaffinity(0)) + 1
+    pools = []
+
+    class Recorded(cache.ThreadPoolExecutor):
+        def __init__(self, max_workers=None, *args, **kwargs):
+            pools.append(max_workers)
+            super().__init__(max_workers, *args, **kwargs)
+
+    monkeypatch.setattr(cache, "ThreadPoolExecutor", Recorded)
+    train_here(inputs, tmp_path, threads=threads, max_epochs=1)
+    # Both splits streamed (memory_mb 0): the training and the validation reads, all on them.
+    assert len(pools) >= 2 and set(pools) == {threads}
+    saved = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert saved["model_settings"] == {"name": "cnn", "options": MODEL}
+    assert saved["classes"] == CLASSES
+    # The network was built with the section's width: 4 filters in the first layer, not 32.
+    assert saved["weights"]["0.0.weight"].shape == (4, 3, 3, 3)

@@ -33,18 +33,22 @@ def grid(n, step_ms=10):
 
 
 def cut(time, acceleration, annotation):
+    """make_windows at 100 Hz in 30 s; the recording's counts, checked elsewhere, left at 0."""
     return windows.make_windows(
         time,
         acceleration,
         np.asarray(annotation, dtype=object),
         sample_rate=100,
         window_length_s=30,
+        rows_read=0,
+        hours_recorded=0.0,
+        hours_annotated=0.0,
     )
 
 
-def test_windows_follow_the_tutorial_rules(rng):
-    # Seven 30 s bins: clean 'a'; mostly NA; clean 'b' with one NaN; 'b'/'c' tie; clean 'c';
-    # 'c' with one inf; 500 samples only.
+def test_windows_follow_the_tutorial_rules_and_keep_the_unannotated(rng):
+    # Seven 30 s bins: clean 'a'; mostly NA (kept, unannotated); clean 'b' with one NaN; 'b'/'c'
+    # tie; clean 'c'; 'c' with one inf; 500 samples only.
     n = 6 * 3000 + 500
     acceleration = rng.normal(size=(n, 3)).astype(np.float32)
     annotation = np.array(
@@ -61,17 +65,14 @@ def test_windows_follow_the_tutorial_rules(rng):
     acceleration[15100, 0] = -np.inf
     ds = cut(grid(n), acceleration, annotation)
 
-    assert ds.attrs["windows_dropped"] == {
-        "incomplete": 1,
-        "nan": 1,
-        "infinite": 1,
-        "unannotated": 1,
-    }
-    assert ds.attrs["windows_kept"] == 3 and ds.sizes["window"] == 3
-    assert list(ds.annotation.values) == ["a", "b", "c"]  # the tie goes to the first in order
+    assert ds.attrs["windows_dropped"] == {"incomplete": 1, "nan": 1, "infinite": 1}
+    assert ds.attrs["windows_kept"] == 4 and ds.sizes["window"] == 4
+    assert ds.attrs["windows_unannotated"] == 1
+    assert list(ds.annotation.values) == ["a", "", "b", "c"]  # the tie goes to the first in order
     starts = (ds.window_start.values - START) / np.timedelta64(1, "s")
-    assert list(starts) == [0, 90, 120]
-    np.testing.assert_array_equal(ds.acceleration.values[1], acceleration[9000:12000])
+    assert list(starts) == [0, 30, 90, 120]
+    np.testing.assert_array_equal(ds.acceleration.values[1], acceleration[3000:6000])
+    np.testing.assert_array_equal(ds.acceleration.values[2], acceleration[9000:12000])
     assert ds.acceleration.dims == ("window", "sample", "axis")
     assert ds.acceleration.dtype == np.float32
 
@@ -88,11 +89,12 @@ def test_a_gap_drops_the_windows_it_cuts_and_realigns_nothing(rng):
     assert ds.attrs["windows_dropped"]["incomplete"] == 2
 
 
-def test_na_majority_is_dropped_even_with_labels_present(rng):
-    annotation = [None] * 1501 + ["a"] * 1499
-    ds = cut(grid(3000), rng.normal(size=(3000, 3)).astype(np.float32), annotation)
-    assert ds.sizes["window"] == 0
-    assert ds.attrs["windows_dropped"]["unannotated"] == 1
+def test_na_majority_is_unannotated_even_with_annotations_present(rng):
+    annotation = [None] * 1501 + ["a"] * 1499 + [None] * 1500 + ["a"] * 1500
+    ds = cut(grid(6000), rng.normal(size=(6000, 3)).astype(np.float32), annotation)
+    assert list(ds.annotation.values) == ["", "a"]  # a tie with NA goes to the annotation
+    assert ds.attrs["windows_unannotated"] == 1
+    assert ds.attrs["windows_dropped"] == {"incomplete": 0, "nan": 0, "infinite": 0}
 
 
 def test_read_recording_parses_a_capture24_file(tmp_path, rng):
@@ -101,7 +103,8 @@ def test_read_recording_parses_a_capture24_file(tmp_path, rng):
     path = write_recording(
         tmp_path / "P001.csv.gz", "2016-11-13 02:18:00", acceleration, annotation
     )
-    time, read, labels = capture24.read_recording(path)
+    time, read, labels, time_zone = capture24.read_recording(path)
+    assert time_zone == "as written (no offset)"
     assert time.dtype == np.dtype("datetime64[ns]")
     assert time[1] - time[0] == np.timedelta64(10, "ms")
     np.testing.assert_allclose(read, acceleration, rtol=1e-6)
@@ -117,19 +120,19 @@ def test_build_writes_a_store_xarray_opens(tmp_path, rng):
     )
     build_store(path, tmp_path / "P007.zarr", "P007")
     ds = xr.open_zarr(tmp_path / "P007.zarr")
-    assert ds.sizes["window"] == 2
-    assert list(ds.participant.values) == ["P007", "P007"]
+    assert ds.sizes["window"] == 3
+    assert list(ds.participant.values) == ["P007"] * 3
+    assert list(ds.annotation.values) == ["a", "a", ""]
     assert list(ds.axis.values) == ["x", "y", "z"]
     assert ds.attrs["participant"] == "P007"
-    assert ds.attrs["windows_dropped"] == {
-        "incomplete": 0,
-        "nan": 0,
-        "infinite": 0,
-        "unannotated": 1,
-    }
-    np.testing.assert_allclose(
-        ds.acceleration.values.reshape(-1, 3), acceleration[:6000], rtol=1e-6
-    )
+    assert ds.attrs["windows_dropped"] == {"incomplete": 0, "nan": 0, "infinite": 0}
+    assert ds.attrs["windows_unannotated"] == 1
+    assert ds.attrs["rows_read"] == n
+    # 9000 samples 10 ms apart cover 90 s, the first 6000 of them (60 s) annotated.
+    assert ds.attrs["hours_recorded"] == pytest.approx(90 / 3600)
+    assert ds.attrs["hours_annotated"] == pytest.approx(60 / 3600)
+    assert ds.attrs["time_zone"] == "as written (no offset)"
+    np.testing.assert_allclose(ds.acceleration.values.reshape(-1, 3), acceleration, rtol=1e-6)
 
 
 def test_a_header_only_file_is_a_clear_error(tmp_path):
@@ -155,7 +158,12 @@ ROW = "2016-11-13 02:18:00.{:06d},0.1,0.2,0.9,7030 sleeping;MET 0.95\n"
     [
         (
             "time,x,y,annotation\n2016-11-13 02:18:00.000000,1,2,a\n",
-            r"no column 'z' in the header \(expected time,x,y,z,annotation\)",
+            r"no column 'z' in the header \(expected time,x,y,z,annotation, in any case, "
+            r"annotation optional\)$",
+        ),
+        (
+            "time,x,y,z,X\n2016-11-13 02:18:00.000000,1,2,3,4\n",
+            r"the header names column 'x' twice \('x' and 'X'\)$",
         ),
         (
             HEADER + ROW.format(0) + "2016-11-13 02:18:00.010000,0.1,abc,0.9,\n",
@@ -174,16 +182,30 @@ ROW = "2016-11-13 02:18:00.{:06d},0.1,0.2,0.9,7030 sleeping;MET 0.95\n"
             r"line 4: timestamp 2016-11-13T02:18:00.010000000 repeats the one before",
         ),
         (HEADER + ROW.format(0) + ",0.1,0.2,0.9,\n", r"line 3: no timestamp \(1 rows\)"),
-        ("", r"cannot be read as a Capture-24 recording: Empty CSV file"),
+        ("", r"is empty \(a recording's header names time,x,y,z,annotation, in any case"),
+        (
+            HEADER + ROW.format(0) + "2016-11-13 02:18:00.010000+01:00,0.1,0.2,0.9,a\n",
+            r"line 3, column 'time': '2016-11-13 02:18:00.010000\+01:00' has a time zone "
+            r"offset, but the first timestamp '2016-11-13 02:18:00.000000' has none: a "
+            r"recording's timestamps have an offset each or none$",
+        ),
+        (
+            HEADER + "2016-11-13 02:18:00Z,0.1,0.2,0.9,a\n" + ROW.format(10000),
+            r"line 3, column 'time': '2016-11-13 02:18:00.010000' has no time zone offset, but "
+            r"the first timestamp '2016-11-13 02:18:00Z' has one",
+        ),
     ],
     ids=[
         "missing-column",
+        "repeated-column",
         "non-numeric",
         "bad-time",
         "out-of-order",
         "duplicate",
         "no-time",
         "empty",
+        "offset-after-none",
+        "none-after-offset",
     ],
 )
 def test_bad_recordings_are_named_and_placed(tmp_path, text, message):
@@ -209,12 +231,7 @@ def test_empty_cells_and_long_gaps_are_counted_not_fatal(tmp_path, rng):
     time = np.concatenate([grid(6000), grid(6000) + np.timedelta64(2, "h")])
     ds = cut(time, acceleration.astype(np.float32), ["a"] * 12000)
     assert ds.sizes["window"] == 3
-    assert ds.attrs["windows_dropped"] == {
-        "incomplete": 242 - 4,
-        "nan": 1,
-        "infinite": 0,
-        "unannotated": 0,
-    }
+    assert ds.attrs["windows_dropped"] == {"incomplete": 242 - 4, "nan": 1, "infinite": 0}
 
 
 def test_skip_mode_keeps_an_empty_store_that_says_why(tmp_path):
@@ -229,20 +246,29 @@ def test_skip_mode_keeps_an_empty_store_that_says_why(tmp_path):
     assert ds.attrs["error"].startswith(f"{path}: ")
 
 
-def test_no_annotated_window_is_a_warning_and_an_empty_store(tmp_path, rng, caplog):
+def test_an_unannotated_recording_keeps_its_windows(tmp_path, rng, caplog):
     path = write_recording(
         tmp_path / "P006.csv.gz", "2016-11-13 02:18:00", rng.normal(size=(6000, 3)), [None] * 6000
     )
     build_store(path, tmp_path / "P006.zarr", "P006")
     ds = xr.open_zarr(tmp_path / "P006.zarr")
+    assert list(ds.annotation.values) == ["", ""]
+    assert ds.attrs["windows_unannotated"] == ds.attrs["windows_kept"] == 2
+    assert ds.attrs["windows_dropped"] == {"incomplete": 0, "nan": 0, "infinite": 0}
+    assert ds.attrs["hours_recorded"] == pytest.approx(60 / 3600)
+    assert ds.attrs["hours_annotated"] == 0
+    assert "no window passes" not in caplog.text
+
+
+def test_no_finite_window_is_a_warning_and_an_empty_store(tmp_path, rng, caplog):
+    acceleration = rng.normal(size=(6000, 3))
+    acceleration[[10, 3010], 1] = np.nan
+    path = write_recording(tmp_path / "P006.csv", "2016-11-13 02:18:00", acceleration, ["a"] * 6000)
+    build_store(path, tmp_path / "P006.zarr", "P006")
+    ds = xr.open_zarr(tmp_path / "P006.zarr")
     assert ds.sizes["window"] == 0
-    assert ds.attrs["windows_dropped"] == {
-        "incomplete": 0,
-        "nan": 0,
-        "infinite": 0,
-        "unannotated": 2,
-    }
-    assert "P006.csv.gz: no window passes the windowing rules" in caplog.text
+    assert ds.attrs["windows_dropped"] == {"incomplete": 0, "nan": 2, "infinite": 0}
+    assert "P006.csv: no window passes the windowing rules" in caplog.text
 
 
 def test_another_sample_rate_is_rejected_with_the_measured_rate(tmp_path, rng):
@@ -290,12 +316,12 @@ def test_processed_data_rows_become_the_participants_store(tmp_path, rng):
     x[590, 7, 2] = np.inf
     folder = processed_data(tmp_path, x, ["P001"] * 300 + ["P002"] * 300, rng)
     ds = npy.window_arrays(folder, "P002", WINDOWS)
-    assert ds.attrs["windows_dropped"] == {
-        "incomplete": 0,
-        "nan": 1,
-        "infinite": 1,
-        "unannotated": 0,
-    }
+    assert ds.attrs["windows_dropped"] == {"incomplete": 0, "nan": 1, "infinite": 1}
+    assert ds.attrs["windows_unannotated"] == 0
+    assert ds.attrs["rows_read"] == 300
+    # P002's 300 windows follow P001's on one 30 s grid: 150 minutes, all annotated.
+    assert ds.attrs["hours_recorded"] == ds.attrs["hours_annotated"] == pytest.approx(2.5)
+    assert ds.attrs["time_zone"] == "as written (no offset)"
     keep = np.r_[300:310, 311:590, 591:600]
     np.testing.assert_array_equal(ds.acceleration.values, x[keep])
     np.testing.assert_array_equal(ds.window_start.values, np.load(folder / "T.npy")[keep])
@@ -342,7 +368,7 @@ def test_inconsistent_processed_data_is_named(tmp_path, rng, change, message):
 def test_missing_processed_data_files_are_listed(tmp_path):
     np.save(tmp_path / "X.npy", np.zeros((1, 3000, 3), np.float32))
     with pytest.raises(DataError, match=r"no Y.npy, T.npy, pid.npy"):
-        npy.read_processed(tmp_path, 3000)
+        npy.read_processed(tmp_path, WINDOWS)
 
 
 def test_ten_second_windows(rng):
@@ -353,6 +379,9 @@ def test_ten_second_windows(rng):
         np.array(["a"] * n, dtype=object),
         sample_rate=100,
         window_length_s=10,
+        rows_read=n,
+        hours_recorded=0.0,
+        hours_annotated=0.0,
     )
     assert ds.acceleration.shape == (10, 1000, 3)
     assert ds.attrs["windows_dropped"]["incomplete"] == 1
@@ -383,7 +412,7 @@ def test_a_pickled_processed_data_array_runs_nothing(tmp_path, rng):
     assert marker.exists()
     marker.unlink()
     with pytest.raises(DataError, match=r"pid.npy: holds Python objects \(refused"):
-        npy.read_processed(folder, 3000)
+        npy.read_processed(folder, WINDOWS)
     assert not marker.exists()
 
 
@@ -393,7 +422,7 @@ def test_a_truncated_processed_data_array_is_named(tmp_path, rng, name):
     data = (folder / name).read_bytes()
     (folder / name).write_bytes(data[: len(data) - 100])
     with pytest.raises(DataError, match=rf"^{folder / name}: cannot be read as a .npy array"):
-        npy.read_processed(folder, 3000)
+        npy.read_processed(folder, WINDOWS)
 
 
 def test_infinite_values_in_a_recording_drop_their_windows(tmp_path, rng):
@@ -449,15 +478,6 @@ def test_a_plain_csv_named_gz_is_named(tmp_path, rng):
     )
     path = plain.rename(tmp_path / "P014.csv.gz")
     with pytest.raises(DataError, match=rf"^{path}: is named .gz but is not gzip-compressed"):
-        capture24.read_recording(path)
-
-
-def test_a_time_zone_offset_is_placed(tmp_path):
-    path = tmp_path / "P015.csv"
-    path.write_text(HEADER + ROW.format(0) + "2016-11-13 02:18:00.010000+01:00,0.1,0.2,0.9,a\n")
-    with pytest.raises(
-        DataError, match=r"P015.csv: line 3, column 'time': '.*\+01:00' has a time zone offset"
-    ):
         capture24.read_recording(path)
 
 

@@ -24,13 +24,18 @@ from spectrohar.synthetic import participant_ids
 
 SMALL = {
     "synthetic": {"participants": 8, "hours": 1, "seed": 3},
-    "model": {"name": "cnn", "width": 8},
+    "cnn": {"width": 8},
+    "forest": {"n_estimators": 30},
+    "compare": {"resamples": 200},
     "train": {"max_epochs": 6, "patience": 3, "batch_size": 32, "learning_rate": 0.001},
     "split": {"validation_fraction": 0.25},
     "report": {"examples_per_class": 3},
 }
 PARTICIPANTS = participant_ids(8)
 TEST = [p for p in PARTICIPANTS if p >= "P101"]
+RUNS = ["cnn/none", "cnn/hmm", "forest/none", "forest/hmm"]  # every model x smoothing
+# What follows the models: their evaluation, smoothing, scores, comparison and report.
+AFTER_TRAINING = {"evaluate", "smooth", "score", "compare", "report", "all"}
 
 
 pytestmark = pytest.mark.slow  # every test here runs Snakemake
@@ -68,12 +73,9 @@ def workflow_folder(folder, **config):
     return folder
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    folder = workflow_folder(tmp_path_factory.mktemp("run"))
-    result = snakemake(folder, "--cores", "2")
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
-    return folder
+@pytest.fixture
+def run(small_run):
+    return small_run
 
 
 def tutorial_processed_data(source, folder):
@@ -118,7 +120,7 @@ def test_window_stores_hold_every_participant(run):
         assert ds.acceleration.shape[1:] == (3000, 3)
         assert ds.attrs["windows_kept"] == ds.sizes["window"] > 30
         drops = ds.attrs["windows_dropped"]
-        assert set(drops) == {"incomplete", "nan", "infinite", "unannotated"}
+        assert set(drops) == {"incomplete", "nan", "infinite"}
         assert ds.attrs["rows_read"] == 360_000
         assert ds.sizes["window"] + sum(drops.values()) == 120  # an hour of 30 s bins
 
@@ -144,7 +146,9 @@ def test_split_checkpoint_and_history(run):
     split = pd.read_csv(run / "results" / "split.csv")
     assert sorted(split.participant[split.set == "test"]) == TEST
     assert (split.set == "validation").sum() == round(0.25 * (len(PARTICIPANTS) - len(TEST)))
-    history = pd.read_csv(run / "results" / "history.csv")
+    metadata = pd.read_csv(run / "resources" / "synthetic" / "metadata.csv")
+    assert split[["age", "sex"]].to_numpy().tolist() == metadata[["age", "sex"]].to_numpy().tolist()
+    history = pd.read_csv(run / "results" / "cnn" / "history.csv")
     assert list(history.columns) == [
         "epoch",
         "train_loss",
@@ -157,33 +161,66 @@ def test_split_checkpoint_and_history(run):
         "selected",
     ]
     assert history.selected.sum() == 1 and (history.device == "cpu").all()
-    assert not (run / "results" / "train-state.pt").exists()
-    checkpoint = torch.load(run / "results" / "model.pt", weights_only=True)
+    assert not (run / "results" / "cnn" / "train-state.pt").exists()
+    checkpoint = torch.load(run / "results" / "cnn" / "model.pt", weights_only=True)
     assert checkpoint["best_epoch"] == history.epoch[history.selected].item()
     assert checkpoint["spectrogram"]["n_fft"] == 120
     assert checkpoint["classes"] == sorted(checkpoint["classes"])
 
 
-def test_the_model_beats_chance_on_held_out_participants(run):
-    table = pd.read_parquet(run / "results" / "predictions.parquet")
+@pytest.mark.parametrize("name", RUNS)
+def test_every_model_and_smoothing_beats_chance_on_held_out_participants(run, name):
+    table = pd.read_parquet(run / "results" / name / "predictions.parquet")
     split = pd.read_csv(run / "results" / "split.csv")
-    for name in ("validation", "test"):
-        mine = table.participant[table.set == name]
-        assert sorted(mine.unique()) == sorted(split.participant[split.set == name])
+    for name_of_set in ("validation", "test"):
+        mine = table.participant[table.set == name_of_set]
+        assert sorted(mine.unique()) == sorted(split.participant[split.set == name_of_set])
     probabilities = table.filter(like="probability_").to_numpy()
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
     predictions = table[table.set == "test"]
-    metrics = json.loads((run / "results" / "metrics.json").read_text())
-    assert metrics["n_windows"] == len(predictions)
+    metrics = json.loads((run / "results" / name / "metrics.json").read_text())
+    assert metrics["n_windows"] == metrics["intervals"]["n_windows"] == len(predictions)
     majority = predictions.label.value_counts(normalize=True).iloc[0]
     assert metrics["kappa"] > 0.3, metrics
     assert metrics["accuracy"] > majority, metrics
-    assert "macro avg" in (run / "results" / "classification_report.txt").read_text()
+    assert metrics["intervals"]["kappa"]["estimate"] == pytest.approx(metrics["kappa"])
+    assert [group["group"] for group in metrics["groups"]["sex"]] == sorted(
+        set(split.sex[split.set == "test"])
+    )
+    assert "macro avg" in (run / "results" / name / "classification_report.txt").read_text()
+
+
+def test_smoothing_changes_only_the_predicted_classes(run):
+    for model in ("cnn", "forest"):
+        plain, smoothed = (
+            pd.read_parquet(run / "results" / model / s / "predictions.parquet")
+            for s in ("none", "hmm")
+        )
+        pd.testing.assert_frame_equal(
+            plain.drop(columns="predicted"), smoothed.drop(columns="predicted")
+        )
+        hmm = json.loads((run / "results" / model / "hmm" / "hmm.json").read_text())
+        np.testing.assert_allclose(np.sum(hmm["transition"], axis=1), 1)
+
+
+def test_the_comparison_has_a_row_per_model_and_smoothing_with_intervals(run):
+    table = pd.read_csv(run / "results" / "comparison.csv")
+    assert [f"{m}/{s}" for m, s in zip(table.model, table.smoothing, strict=True)] == RUNS
+    for name in ("kappa", "macro_f1", "accuracy", "balanced_accuracy"):
+        assert (table[f"{name}_low"] <= table[f"{name}_high"]).all()
+    for row in table.itertuples():
+        metrics = json.loads(
+            (run / "results" / row.model / row.smoothing / "metrics.json").read_text()
+        )
+        assert row.kappa == pytest.approx(metrics["kappa"])
+        assert row.n_windows == metrics["n_windows"]
 
 
 def test_report_logs_and_benchmarks(run):
     page = (run / "results" / "report" / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 4
+    # The comparison, examples and training curves, and each run's two figures.
+    assert page.count("data:image/png;base64,") == 3 + 2 * len(RUNS)
+    assert "Test kappa by sex" in page and "Comparison" in page
     for caption in (REPO / "workflow" / "report").glob("*.rst"):
         assert f"<figcaption>{html.escape(' '.join(caption.read_text().split()))}<" in page
     assert "Data quality per participant" in page and "30 s windows kept" in page
@@ -191,53 +228,51 @@ def test_report_logs_and_benchmarks(run):
     assert qc.participant.tolist() == PARTICIPANTS and (qc.error == "").all()
     stores = [xr.open_zarr(run / "results" / "windows" / f"{p}.zarr") for p in PARTICIPANTS]
     assert qc.windows_kept.tolist() == [ds.sizes["window"] for ds in stores]
-    assert qc.filter(like="label_").sum(axis=1).tolist() == qc.windows_kept.tolist()
-    for rule in ("qc", "split", "train", "predict", "score", "report"):
-        assert (run / "logs" / "benchmarks" / f"{rule}.tsv").exists()
-        assert (run / "logs" / f"{rule}.log").exists()
-    for participant in PARTICIPANTS:
-        assert (run / "logs" / "benchmarks" / "spectrogram" / f"{participant}.tsv").exists()
-        assert (run / "logs" / "spectrogram" / f"{participant}.log").exists()
+    labelled = qc.filter(like="label_").sum(axis=1)
+    assert (labelled + qc.unannotated).tolist() == qc.windows_kept.tolist()
+    jobs = ["qc", "split", "compare", "report", "train/cnn", "train/forest", "evaluate/cnn"]
+    jobs += ["smooth/forest", "score/cnn-hmm", "score/forest-none"]
+    jobs += [f"{rule}/{p}" for rule in ("spectrogram", "features") for p in PARTICIPANTS]
+    for job in jobs:
+        assert (run / "logs" / "benchmarks" / f"{job}.tsv").exists()
+        assert (run / "logs" / f"{job}.log").exists()
     assert "windows kept" in (run / "logs" / "windows" / f"{PARTICIPANTS[0]}.log").read_text()
 
 
 def test_a_training_setting_reruns_training_not_the_spectrograms(run):
     assert planned_jobs(run) == set()
     assert planned_jobs(run, "--config", "train={max_epochs: 2}") == {
-        "train",
-        "predict",
-        "score",
-        "report",
-        "all",
+        "train_cnn",
+        "train_forest",  # its seed is the training seed
+        *AFTER_TRAINING,
+    }
+    assert planned_jobs(run, "--config", "forest={n_estimators: 10}") == {
+        "train_forest",
+        *AFTER_TRAINING,
     }
 
 
 def test_a_label_scheme_reruns_no_windows_or_spectrograms(run):
     assert planned_jobs(run, "--config", "labels={scheme: Walmsley2020}") == {
         "qc",
-        "train",
-        "predict",
-        "score",
-        "report",
-        "all",
+        "train_cnn",
+        "train_forest",
+        *AFTER_TRAINING,
     }
 
 
 def test_an_stft_setting_reruns_the_spectrograms_not_the_windows(run):
     assert planned_jobs(run, "--config", "spectrogram={hop_length: 40}") == {
         "spectrogram",
-        "train",
-        "predict",
-        "score",
-        "report",
-        "all",
+        "train_cnn",
+        *AFTER_TRAINING,
     }
 
 
 def test_a_bad_setting_stops_before_anything_runs(run):
     result = snakemake(run, "--cores", "1", "--config", "labels={scheme: Willets2018}")
     assert result.returncode != 0
-    assert "config labels.scheme: 'Willets2018' is not one of" in result.stderr
+    assert "labels.scheme: 'Willets2018' is not a scheme of" in result.stderr
 
 
 def test_processed_data_gives_the_same_spectrograms_as_the_raw_files(run, tmp_path):
@@ -256,6 +291,8 @@ def test_processed_data_gives_the_same_spectrograms_as_the_raw_files(run, tmp_pa
     result = snakemake(folder, "--cores", "2", *stores)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     raw, npy = (open_spectrograms(f / "results" / "spectrograms") for f in (run, folder))
+    # processed_data holds the annotated windows only; the raw files' stores keep the others.
+    raw = raw.isel(window=(raw.annotation != "").values)
     assert raw.sizes == npy.sizes
     for name in ("participant", "window_start", "annotation"):
         np.testing.assert_array_equal(raw[name].values, npy[name].values)
@@ -288,10 +325,10 @@ def test_a_bad_recording_stops_the_run_or_is_skipped(run, tmp_path):
 def test_a_killed_forcerun_is_finished_by_a_plain_rerun(run, tmp_path):
     folder = tmp_path / "copy"
     shutil.copytree(run, folder, ignore=shutil.ignore_patterns(".snakemake"))
-    model, log = folder / "results" / "model.pt", folder / "logs" / "train.log"
+    model, log = folder / "results" / "cnn" / "model.pt", folder / "logs" / "train" / "cnn.log"
     log.unlink()
     forced = subprocess.Popen(
-        [*SNAKEMAKE, "--configfile", "small.yaml", "--cores", "1", "--forcerun", "train"],
+        [*SNAKEMAKE, "--configfile", "small.yaml", "--cores", "1", "--forcerun", "train_cnn"],
         cwd=folder,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -303,7 +340,7 @@ def test_a_killed_forcerun_is_finished_by_a_plain_rerun(run, tmp_path):
     os.killpg(forced.pid, signal.SIGINT)  # Ctrl-C in a terminal
     forced.wait(timeout=60)
     assert not model.exists()
-    assert planned_jobs(folder) == {"train", "predict", "score", "report", "all"}
+    assert planned_jobs(folder) == {"train_cnn", *AFTER_TRAINING}
     result = snakemake(folder, "--cores", "2")
     assert result.returncode == 0, result.stderr[-4000:]
     assert model.exists() and planned_jobs(folder) == set()
@@ -326,26 +363,27 @@ def test_a_recompressed_copy_of_a_recording_is_refused_at_the_split(run, tmp_pat
 def test_adding_a_participant_builds_its_stores_only(tmp_path):
     source = {"kind": "synthetic", "path": "resources/synthetic", "on_error": "stop"}
     folder = workflow_folder(tmp_path, source={**source, "participants": PARTICIPANTS[:-1]})
-    stores = [f"results/spectrograms/{p}.zarr" for p in PARTICIPANTS[:-1]]
+    kinds = ("spectrograms", "features")  # the stores made from a participant's windows
+    stores = [f"results/{kind}/{p}.zarr" for kind in kinds for p in PARTICIPANTS[:-1]]
     result = snakemake(folder, "--cores", "2", *stores)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     assert set(job_counts(folder, *stores)) == set()
 
     added = f"source={{participants: [{', '.join(PARTICIPANTS)}]}}"
     jobs = job_counts(folder, "--config", added)
-    # The new participant's recording, windows and spectrograms; the synthetic source's table of
-    # participants; then what takes them all.
+    # The new participant's recording, windows, spectrograms and features; the synthetic source's
+    # table of participants; then what takes them all.
     assert jobs["synthesize_recording"] == jobs["windows"] == jobs["spectrogram"] == 1
+    assert jobs["features"] == 1
     assert set(jobs) == {
         "synthesize_recording",
         "synthesize_metadata",
         "windows",
         "spectrogram",
+        "features",
         "qc",
         "split",
-        "train",
-        "predict",
-        "score",
-        "report",
-        "all",
+        "train_cnn",
+        "train_forest",
+        *AFTER_TRAINING,
     }

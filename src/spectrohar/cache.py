@@ -7,7 +7,6 @@ way an epoch goes through buffers of a few chunks, in shuffled chunk order and t
 within each buffer, so that a seed gives the same batches however the split is held.
 """
 
-import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -16,8 +15,10 @@ import pandas as pd
 import torch
 import xarray as xr
 import zarr
+from zarr.buffer.cpu import NDBuffer
 
 from spectrohar.errors import DataError
+from spectrohar.labels import labelled_windows
 from spectrohar.stores import decoding, open_store
 
 
@@ -25,8 +26,9 @@ class Spectrograms:
     """The spectrograms of the windows of `participants` in the spectrogram stores at the paths
     `stores`, labelled by `labelling` (annotations -> labels, None for a window left out), with
     their labels' class codes in `classes` (-1 for a label outside them; None: the sorted labels
-    of these windows). They are held in memory if they fit `memory_budget_mb`, else streamed.
-    A chunk is one chunk of one store, numbered store by store."""
+    of these windows). They are held in memory if they fit `memory_budget_mb`, else streamed,
+    read on `threads` threads (the rule's, not the machine's). A chunk is one chunk of one
+    store, numbered store by store."""
 
     def __init__(
         self,
@@ -36,15 +38,14 @@ class Spectrograms:
         labelling,
         *,
         memory_budget_mb,
+        threads=1,
         buffer_chunks=32,  # ~8,000 windows: 8 chunks mixed too little (default kappa 0.73 vs 0.77)
     ):
         self.paths, self.arrays, self.attrs, coords = [], [], {}, []
         store, index, chunk = [], [], []
         for path in stores:
             ds = open_store(path)
-            label = labelling(ds.annotation.values)
-            wanted = np.isin(ds.participant.values, list(participants))
-            mine = np.flatnonzero(wanted & np.array([text is not None for text in label], bool))
+            mine, label = labelled_windows(ds, participants, labelling)
             if not len(mine):
                 continue
             array = zarr.open_group(path, mode="r")["spectrogram"]
@@ -76,10 +77,10 @@ class Spectrograms:
         self.y = torch.from_numpy(codes.astype(np.int64))
         self.shape = self.arrays[0].shape[1:] if self.arrays else ()
         self.buffer_chunks = buffer_chunks
-        self.threads = len(os.sched_getaffinity(0))
+        self.threads = threads
         window_bytes = np.prod(self.shape) * 4
         self.in_memory = len(self) * window_bytes <= memory_budget_mb * 2**20
-        self.x = self._read(np.arange(len(self))) if self.in_memory else None
+        self.x = torch.from_numpy(self._read(np.arange(len(self)))) if self.in_memory else None
 
     def to(self, device, dtype=torch.float32) -> "Spectrograms":
         """Hold an in-memory split on `device` as `dtype`; its batches are then indexed there
@@ -91,10 +92,10 @@ class Spectrograms:
     def __len__(self) -> int:
         return len(self.index)
 
-    def _read(self, positions, out=None) -> torch.Tensor:
+    def _read(self, positions, out=None) -> np.ndarray:
         """Float32 windows at `positions` in the split (sorted), read as runs of consecutive
         windows within a chunk (zarr reads one chunk at a time fastest) straight into `out` or a
-        new array."""
+        new array: zarr decodes into it, with no array of its own to copy from."""
         if out is None:
             out = np.empty((len(positions), *self.shape), dtype=np.float32)
         store, index, chunk = self.store[positions], self.index[positions], self.chunk[positions]
@@ -105,12 +106,15 @@ class Spectrograms:
             first, last = run
             path, array = self.paths[store[first]], self.arrays[store[first]]
             with decoding(path, array, (index[first] // array.chunks[0], 0, 0, 0)):
-                out[first:last] = array[index[first] : index[last - 1] + 1]
+                array.get_basic_selection(
+                    slice(index[first], index[last - 1] + 1),
+                    out=NDBuffer.from_numpy_array(out[first:last]),
+                )
 
         if len(positions):
             with ThreadPoolExecutor(self.threads) as pool:
                 list(pool.map(read, bounds))
-        return torch.from_numpy(out)
+        return out
 
     def batches(self, batch_size, rng=None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """(x, y) batches of up to `batch_size` windows, shuffled by `rng` (in store order
@@ -129,7 +133,8 @@ class Spectrograms:
         for group, order in epoch:
             x, y = self._read(group, buffer[: len(group)]), self.y[group]
             for part in _parts(order, batch_size):
-                yield x[part], y[part]
+                # numpy's fancy indexing: torch's on the CPU copies ten times slower
+                yield torch.from_numpy(x[part]), y[part]
 
     def _epoch(self, rng) -> list[tuple[np.ndarray, np.ndarray]]:
         """The epoch's order, whichever way the split is held: for each buffer of

@@ -1,4 +1,5 @@
-"""The `spectrohar` command: look inside the pipeline's stores."""
+"""The `spectrohar` command: look inside the pipeline's stores; predict recordings with a
+trained model."""
 
 import argparse
 from pathlib import Path
@@ -8,7 +9,10 @@ import pandas as pd
 
 from spectrohar.errors import DataError
 from spectrohar.figures import DPI, plot_window
+from spectrohar.nonwear import NonWearRule
+from spectrohar.recordings import predict_files
 from spectrohar.stores import describe, describe_folder, open_spectrograms, reading, store_paths
+from spectrohar.windows import UNITS
 
 
 def main(argv=None) -> None:
@@ -28,10 +32,40 @@ def main(argv=None) -> None:
     show.add_argument("--participant", help="with --time: the participant, e.g. P101")
     show.add_argument("--time", help="with --participant: a time in the window, 2016-11-13 10:30")
     show.add_argument("--output", default="window.png", help="the PNG to write (window.png)")
+    predict = commands.add_parser(
+        "predict",
+        help="a trained model on recordings: a table per recording, a summary per day, a page",
+    )
+    predict.add_argument(
+        "recordings", nargs="+", metavar="RECORDING", help="a *.csv.gz or *.csv recording"
+    )
+    predict.add_argument(
+        "--model", required=True, help="a model file the pipeline saved: model.pt, model.skops"
+    )
+    predict.add_argument("--hmm", help="an hmm.json the pipeline saved for the model: smooth by it")
+    predict.add_argument("--output", required=True, help="the folder to write the results to")
+    predict.add_argument(
+        "--unit", choices=list(UNITS), default="g", help="the recordings' unit (g)"
+    )
+    predict.add_argument(
+        "--device", choices=["auto", "cpu", "cuda"], default="auto", help="as train.device (auto)"
+    )
     args = parser.parse_args(argv)
-    if not Path(args.path).is_dir():
+    if args.command != "predict" and not Path(args.path).is_dir():
         parser.error(f"{args.path}: no such store")
     try:
+        if args.command == "predict":
+            predict_files(
+                args.recordings,
+                args.output,
+                model_file=args.model,
+                hmm_file=args.hmm,
+                unit=args.unit,
+                nonwear=NonWearRule(),
+                device=args.device,
+            )
+            print(f"{len(args.recordings)} recordings -> {args.output}")
+            return
         if args.command == "inspect":
             folder = Path(args.path).suffix != ".zarr"
             print(describe_folder(args.path) if folder else describe(args.path))

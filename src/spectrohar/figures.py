@@ -4,9 +4,13 @@ import math
 import textwrap
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import ConfusionMatrixDisplay
+
+from spectrohar.daily import NON_WEAR, day_runs, recording_days
 
 # The object-oriented Figure API keeps no pyplot state, so nothing needs closing and the
 # Agg canvas is used for PNG output whatever backend the process has selected.
@@ -170,4 +174,73 @@ def plot_window(spectrograms, index: int) -> Figure:
         f"{np.datetime_as_string(window['window_start'].values, unit='s')}{label}",
         fontsize=10,
     )
+    return fig
+
+
+def plot_comparison(table) -> Figure:
+    """Each metric's estimate (marker) and interval (bar) of a comparison table
+    (comparison.comparison_table): a panel per metric, a row per model and smoothing, top down."""
+    titles = {
+        "kappa": "Cohen's kappa",
+        "macro_f1": "macro F1",
+        "accuracy": "accuracy",
+        "balanced_accuracy": "balanced accuracy",
+    }
+    rows = [
+        f"{r.model} + {r.smoothing}\n{r.n_participants} participants, {r.n_windows:,} windows"
+        for r in table.itertuples()
+    ]
+    y = np.arange(len(table))
+    size = (2.6 * len(titles) + 2.2, 0.55 * len(table) + 1.6)
+    fig = Figure(figsize=size, dpi=DPI, layout="constrained")
+    axes = fig.subplots(1, len(titles), sharey=True)
+    for ax, (name, title) in zip(axes, titles.items(), strict=True):
+        # Bars and markers apart, not ax.errorbar: a percentile interval need not contain the
+        # estimate, and errorbar refuses the negative length that would give.
+        ax.hlines(y, table[f"{name}_low"], table[f"{name}_high"], color="C0", lw=2)
+        ax.plot(table[name], y, "o", color="C3", ms=6, ls="none")
+        ax.set_title(title, fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(y, rows, fontsize=8)
+    axes[0].set_ylim(len(table) - 0.5, -0.5)  # shared: the first row on top in every panel
+    confidence = table.attrs.get("confidence")
+    interval = f"{confidence:.0%} percentile" if confidence else "percentile"
+    fig.suptitle(f"Estimates with {interval} bootstrap intervals over participants", fontsize=10)
+    return fig
+
+
+def plot_timelines(window_start, window_length_s, predicted, non_wear, classes, title) -> Figure:
+    """A row per calendar day over 0-24 h: each run of windows (daily.day_runs) a band in its
+    predicted class's colour, non-wear grey and hatched, time without data left blank."""
+
+    runs = day_runs(window_start, window_length_s, predicted, non_wear, classes)
+    days = recording_days(runs)
+    # tab20's strong shades, then its pale ones, without its greys (non-wear's colour).
+    tab20 = colormaps["tab20"].colors
+    palette = [tab20[i] for i in (*range(0, 20, 2), *range(1, 20, 2)) if i not in (14, 15)]
+    style = {cls: {"facecolor": palette[i % len(palette)]} for i, cls in enumerate(classes)}
+    style[NON_WEAR] = {"facecolor": "0.85", "edgecolor": "0.45", "hatch": "////", "linewidth": 0}
+    hour = np.timedelta64(1, "h")
+    bands = runs.assign(
+        row=(runs["date"] - days[0]).values // np.timedelta64(1, "D"),
+        x=(runs["start"] - runs["date"]).values / hour,
+        width=(runs["end"] - runs["start"]).values / hour,
+    )
+    fig = Figure(figsize=(10, 0.35 * len(days) + 1.8), dpi=DPI, layout="constrained")
+    ax = fig.subplots()
+    # One collection of merged runs per day and state, so a week of 30 s windows draws fast.
+    for (row, state), band in bands.groupby(["row", "state"], observed=True):
+        xranges = list(zip(band["x"], band["width"], strict=True))
+        ax.broken_barh(xranges, (row - 0.4, 0.8), label=state, **style[state])
+    ax.set_xlim(0, 24)
+    ax.set_xticks(range(0, 25, 3), [f"{h:02d}:00" for h in range(0, 25, 3)])
+    ax.set_xlabel("time of day")
+    ax.set_ylim(len(days) - 0.5, -0.5)  # the first day on top
+    labels = [day.strftime("%a %Y-%m-%d") for day in days.astype("datetime64[D]").tolist()]
+    ax.set_yticks(range(len(days)), labels, fontsize=8)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(title, fontsize=10)
+    handles = [Patch(label=state, **style[state]) for state in [*classes, NON_WEAR]]
+    handles.append(Patch(facecolor="white", edgecolor="0.45", linewidth=0.5, label="no data"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 7), fontsize=8)
     return fig

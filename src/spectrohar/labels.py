@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from spectrohar.errors import DataError
+from spectrohar.layout import UNANNOTATED
 
 DICTIONARY = "annotation-label-dictionary.csv"
 PACKAGED_DICTIONARY = files("spectrohar") / "data" / DICTIONARY
@@ -58,8 +59,9 @@ def read_dictionary(path=PACKAGED_DICTIONARY) -> pd.DataFrame:
 def map_labels(annotations, dictionary: pd.DataFrame, scheme: str, *, unknown="error"):
     """The label of each annotation under `scheme`, and the windows dropped per unknown annotation.
 
-    Annotations are matched exactly; one that already is a label of the scheme maps to itself.
-    An annotation that is neither stops with every such string and its count, or, with
+    Annotations are matched exactly; one that already is a label of the scheme maps to itself;
+    a window without one (layout.UNANNOTATED) gets label None and is no unknown annotation. An
+    annotation that is none of these stops with every such string and its count, or, with
     `unknown="drop"`, gets label None and is counted.
     """
     column = f"label:{scheme}"
@@ -69,7 +71,7 @@ def map_labels(annotations, dictionary: pd.DataFrame, scheme: str, *, unknown="e
     known = {label: label for label in dictionary[column].unique()}
     known.update(dictionary[column].to_dict())
     labels = annotations.map(known)
-    dropped = annotations[labels.isna()].value_counts().to_dict()
+    dropped = annotations[labels.isna() & (annotations != UNANNOTATED)].value_counts().to_dict()
     if dropped and unknown == "error":
         listed = "; ".join(f"{text!r} ({count} windows)" for text, count in dropped.items())
         raise DataError(
@@ -92,3 +94,12 @@ def labelling(dictionary, labels) -> Callable[[np.ndarray], np.ndarray]:
         return mapped
 
     return label
+
+
+def labelled_windows(ds, participants, labelling) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the windows of a store's Dataset `ds` (participant and annotation
+    coordinates) that belong to `participants` and that `labelling` labels, and every window's
+    label (None where it has none)."""
+    label = labelling(ds.annotation.values)
+    wanted = np.isin(ds.participant.values, list(participants))
+    return np.flatnonzero(wanted & np.array([text is not None for text in label], bool)), label

@@ -1,13 +1,19 @@
-"""The layouts of the pipeline's two stores, and the one constructor of each.
+"""The layouts of the pipeline's three stores, and the one constructor of each.
 
 The window store (one per participant) holds acceleration (window, sample, axis) in g, with each
-window's start, raw annotation and participant; its attributes say how the windows were cut,
-how many were kept and how many dropped per reason. The spectrogram store (one per participant
-too) holds log STFT magnitudes (window, channel, frequency, frame), frequencies in Hz and frame
-centres in seconds from the window start, each window's participant, start and raw annotation;
-its attributes give the STFT's parameters. Neither holds labels: the scheme is applied where the
-cache is read (`labels.labelling`), so a relabel rebuilds no store. Stages and tests build stores
-only through these constructors, so a store's names, units and dtypes are written down once, here.
+window's start, raw annotation and participant. A window whose annotation is NA is kept, with
+annotation UNANNOTATED, for prediction; the labels give it none, so it is left out of training
+and evaluation. The store's attributes say how the windows were cut, how many were kept (and how
+many of those are unannotated) and how many dropped per reason, the rows read, the hours the
+recording covers and the hours of it annotated, and in `time_zone` which clock `window_start`
+follows. The spectrogram store (one per participant too) holds log STFT magnitudes (window,
+channel, frequency, frame), frequencies in Hz and frame centres in seconds from the window start,
+each window's participant, start and raw annotation; its attributes give the STFT's parameters.
+The feature store (one per participant as well) holds hand-crafted features (window, feature),
+named by its `feature` coordinate, with each window's participant, start and raw annotation. None
+of them holds labels: the scheme is applied where the stores are read (`labels.labelling`), so a
+relabel rebuilds no store. Stages and tests build stores only through these constructors, so a
+store's names, units and dtypes are written down once, here.
 """
 
 from collections.abc import Mapping
@@ -19,7 +25,9 @@ from spectrohar.stores import STRING
 
 AXES = ("x", "y", "z")  # the accelerometer's axes, as the recordings name them
 NORM = "norm"  # the channel of the vector magnitude over AXES
-DROP_REASONS = ("incomplete", "nan", "infinite", "unannotated")
+DROP_REASONS = ("incomplete", "nan", "infinite")
+UNANNOTATED = ""  # the annotation of a kept window whose most common raw annotation is NA
+NO_OFFSET = "as written (no offset)"  # time_zone of timestamps written without a zone offset
 WINDOW_DIMS = ("window", "sample", "axis")
 SPECTROGRAM_DIMS = ("window", "channel", "frequency", "frame")
 
@@ -32,13 +40,16 @@ def window_dataset(
     sample_rate,
     window_length_s,
     rows_read,
+    hours_recorded,
     hours_annotated,
     windows_dropped: Mapping[str, int],
     **attrs,
 ) -> xr.Dataset:
     """The windows of one recording: (window, sample, axis) acceleration in g (kept lazy if it
-    is a dask array), each window's start and annotation. `windows_dropped` counts the windows
-    dropped per reason of DROP_REASONS, a reason left out counting 0."""
+    is a dask array), each window's start and annotation (UNANNOTATED where it has none).
+    `rows_read` counts the file's rows, `hours_recorded` the time they cover and
+    `hours_annotated` the part of it annotated; `windows_dropped` counts the windows dropped per
+    reason of DROP_REASONS, a reason left out counting 0."""
     unknown = set(windows_dropped) - set(DROP_REASONS)
     if unknown:
         raise ValueError(f"no such drop reason: {sorted(unknown)} (reasons: {DROP_REASONS})")
@@ -51,9 +62,13 @@ def window_dataset(
         },
         attrs={
             "windows_kept": len(window_start),
+            "windows_unannotated": int(
+                np.count_nonzero(np.asarray(annotation, dtype=STRING) == UNANNOTATED)
+            ),
             "sample_rate": sample_rate,
             "window_length_s": window_length_s,
             "rows_read": rows_read,
+            "hours_recorded": hours_recorded,
             "hours_annotated": hours_annotated,
             "windows_dropped": {r: int(windows_dropped.get(r, 0)) for r in DROP_REASONS},
             **attrs,
@@ -120,4 +135,31 @@ def spectrogram_dataset(
             "window_length_s": window_length_s,
             **attrs,
         },
+    )
+
+
+def feature_dataset(
+    features,
+    names,
+    *,
+    participant,
+    window_start,
+    annotation,
+    sample_rate,
+    window_length_s,
+    **attrs,
+) -> xr.Dataset:
+    """(window, feature) features of windows (kept lazy if a dask array), each named in `names`,
+    with each window's participant, start and raw annotation; `attrs` say how they were made."""
+    if np.shape(features)[1] != len(names):
+        raise ValueError(f"{np.shape(features)[1]} features, but {len(names)} names")
+    return xr.Dataset(
+        {"features": (("window", "feature"), features)},
+        coords={
+            "feature": np.asarray(names, dtype=STRING),
+            "participant": ("window", np.asarray(participant, dtype=STRING)),
+            "window_start": ("window", np.asarray(window_start, dtype="datetime64[ns]")),
+            "annotation": ("window", np.asarray(annotation, dtype=STRING)),
+        },
+        attrs={"sample_rate": sample_rate, "window_length_s": window_length_s, **attrs},
     )

@@ -1,4 +1,5 @@
-"""The quality table: per participant, rows read, windows kept and dropped (and why), labels."""
+"""The quality table: per participant, rows read, hours recorded and annotated, windows kept
+(unannotated among them) and dropped (and why), labels."""
 
 import pandas as pd
 
@@ -8,7 +9,8 @@ from spectrohar.stores import open_store
 
 
 def quality_table(window_stores, dictionary: pd.DataFrame, scheme: str) -> pd.DataFrame:
-    """One row per window store; label columns count windows per label under `scheme`."""
+    """One row per window store; label columns count windows per label under `scheme`, and
+    `unannotated` the windows kept without an annotation (which have no label)."""
     rows = []
     for path in window_stores:
         ds = open_store(path)
@@ -18,8 +20,10 @@ def quality_table(window_stores, dictionary: pd.DataFrame, scheme: str) -> pd.Da
             {
                 "participant": ds.attrs["participant"],
                 "rows_read": ds.attrs["rows_read"],
+                "hours_recorded": round(ds.attrs["hours_recorded"], 3),
                 "hours_annotated": round(ds.attrs["hours_annotated"], 3),
                 "windows_kept": ds.attrs["windows_kept"],
+                "unannotated": ds.attrs["windows_unannotated"],
                 **{f"dropped_{reason}": dropped[reason] for reason in DROP_REASONS},
                 "dropped_unknown_annotation": sum(unknown.values()),
                 "error": ds.attrs.get("error", ""),

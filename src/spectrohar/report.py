@@ -4,14 +4,17 @@ its caption from workflow/report/*.rst, and the run's tables and parameters."""
 import base64
 import html
 import json
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
 
+from spectrohar.comparison import METRICS
 from spectrohar.figures import (
     DPI,
+    plot_comparison,
     plot_confusion_matrix,
     plot_participant_kappa,
     plot_spectrogram_examples,
@@ -29,9 +32,10 @@ figure{margin:1.5em 0}figcaption{color:#555;font-size:90%}"""
 def build(
     spectrograms,
     dictionary,
-    history,
-    metrics,
-    classification_report,
+    comparison,
+    runs,
+    classification_reports,
+    histories,
     qc,
     captions,
     page,
@@ -42,59 +46,104 @@ def build(
     config,
 ) -> None:
     """The report rule: draw each of `figures` (name: PNG path) to its path under the `report`
-    settings, example windows from the spectrogram stores `spectrograms` labelled under the
-    `labels` settings with `dictionary`, then write `page` embedding them in that order, each
-    captioned by its file in `captions` (name: path), and the run's `config`."""
-    table = pd.read_csv(history)
-    # train.py marks the checkpoint's epoch in the history's "selected" column.
-    best_epoch = int(table.epoch[table.selected.astype(bool)].iloc[0])
-    scores = json.loads(Path(metrics).read_text())
+    settings, then write `page` embedding them in that order, each captioned by its file in
+    `captions` (name: path). The page opens with the `comparison` table; then each run's test
+    scores (`runs`: (model, smoothing): metrics.json path, `classification_reports` in the same
+    order), each model's training history (`histories`: model: path), example windows from the
+    spectrogram stores `spectrograms` labelled under the `labels` settings with `dictionary`, the
+    quality table `qc` and the run's `config`."""
+    table = pd.read_csv(comparison)
+    table.attrs["confidence"] = config["compare"]["confidence"]  # CSV keeps no attributes
+    scores = {run: json.loads(Path(path).read_text()) for run, path in runs.items()}
+    history = {model: pd.read_csv(path) for model, path in histories.items()}
     ds = open_spectrograms(spectrograms)
     label = labelling(dictionary, labels)(ds.annotation.values)
     known = np.flatnonzero([text is not None for text in label])
     ds = ds.isel(window=known).assign_coords(label=("window", label[known]))
     ds.attrs["label_scheme"] = labels.scheme
-    # metrics lists the classes seen in the test set, the store those of all participants.
-    classes = sorted(set(scores["classes"]) | set(ds["label"].values.tolist()))
+    # The metrics list the classes seen in the test set, the stores those of all participants.
+    classes = sorted(
+        set().union(*(s["classes"] for s in scores.values())) | set(ds["label"].values.tolist())
+    )
     drawings = {
+        "comparison": lambda: plot_comparison(table),
         "spectrogram_examples": lambda: plot_spectrogram_examples(
             ds, classes, report.examples_per_class, report.seed
         ),
-        "training_curves": lambda: plot_training_curves(table, best_epoch),
-        "confusion_matrix": lambda: plot_confusion_matrix(scores),
-        "participant_kappa": lambda: plot_participant_kappa(scores),
+        "training_curves": lambda: plot_training_curves(
+            history["cnn"], _selected(history["cnn"]).epoch
+        ),
     }
+    for (model, smoothing), metrics in scores.items():
+        drawings[f"confusion_matrix_{model}_{smoothing}"] = partial(plot_confusion_matrix, metrics)
+        drawings[f"participant_kappa_{model}_{smoothing}"] = partial(
+            plot_participant_kappa, metrics
+        )
     with reading(*spectrograms):
         for name, path in figures.items():
             drawings[name]().savefig(path, dpi=DPI)
 
     esc = html.escape
-    rows = "".join(
-        f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in _headline(scores, best_epoch)
-    )
-    figs = "".join(
-        f'<figure><img alt="{name}" src="data:image/png;base64,'
-        f'{base64.b64encode(Path(path).read_bytes()).decode("ascii")}">'
+
+    def figure(name) -> str:
+        if name not in figures:
+            return ""
+        png = base64.b64encode(Path(figures[name]).read_bytes()).decode("ascii")
         # reStructuredText wraps its lines; the page's captions are one line each.
-        f"<figcaption>{esc(' '.join(Path(captions[name]).read_text().split()))}</figcaption>"
-        "</figure>"
-        for name, path in figures.items()
+        text = " ".join(Path(captions[name]).read_text().split())
+        return (
+            f'<figure><img alt="{name}" src="data:image/png;base64,{png}">'
+            f"<figcaption>{esc(text)}</figcaption></figure>"
+        )
+
+    sections = []
+    for ((model, smoothing), metrics), text in zip(
+        scores.items(), classification_reports, strict=True
+    ):
+        rows = "".join(
+            f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in _headline(metrics)
+        )
+        groups = "".join(
+            f"<h4>Test kappa by {esc(column)}</h4>"
+            + pd.DataFrame(members).to_html(
+                index=False, na_rep="undefined", float_format="{:.3f}".format
+            )
+            for column, members in metrics["groups"].items()
+        )
+        sections.append(
+            f"<h3>{esc(model)} + {esc(smoothing)}</h3><table>{rows}</table>"
+            f"{figure(f'confusion_matrix_{model}_{smoothing}')}"
+            f"{figure(f'participant_kappa_{model}_{smoothing}')}{groups}"
+            f"<pre>{esc(Path(text).read_text())}</pre>"
+        )
+    histories_html = "".join(
+        f"<h3>{esc(model)}</h3>{frame.to_html(index=False, float_format=lambda x: f'{x:.4g}')}"
+        for model, frame in history.items()
     )
     quality = pd.read_csv(qc, keep_default_na=False)
-    title = f"spectrohar report: {scores['n_windows']} test windows, kappa {scores['kappa']:.3f}"
+    best = table.loc[table.kappa.idxmax()]
+    title = (
+        f"spectrohar report: {best.n_windows} test windows, best kappa {best.kappa:.3f} "
+        f"({best.model} + {best.smoothing})"
+    )
     Path(page).write_text(
         f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{esc(title)}</title><style>{CSS}</style></head>
 <body><h1>{esc(title)}</h1>
-<h2>Headline</h2><table>{rows}</table>
-<h2>Figures</h2>{figs}
-<h2>Classification report</h2><pre>{esc(Path(classification_report).read_text())}</pre>
+<h2>Comparison</h2>
+<p>Every model x smoothing on the test participants, with {config["compare"]["confidence"]:.0%}
+confidence intervals from a bootstrap over the test participants
+(<code>{esc(str(comparison))}</code>).</p>
+{_comparison_html(table)}
+{figure("comparison")}
+<h2>Test scores per model and smoothing</h2>{"".join(sections)}
+<h2>Training</h2>{figure("training_curves")}{histories_html}
+<h2>Spectrograms</h2>{figure("spectrogram_examples")}
 <h2>Data quality per participant</h2>
-<p>Rows read, hours annotated, {ds.attrs["window_length_s"]:g} s windows kept and dropped per
-reason, and windows per label under the scheme {esc(labels.scheme)}, from the
-windowing stage (<code>{esc(str(qc))}</code>).</p>
+<p>Rows read, hours recorded and annotated, {ds.attrs["window_length_s"]:g} s windows kept (and
+of those unannotated) and dropped per reason, and windows per label under the scheme
+{esc(labels.scheme)}, from the windowing stage (<code>{esc(str(qc))}</code>).</p>
 {quality.to_html(index=False, na_rep="")}
-<h2>Training history</h2>{table.to_html(index=False, float_format=lambda x: f"{x:.4g}")}
 <h2>Parameters</h2><pre>{esc(yaml.safe_dump(config, sort_keys=False))}</pre>
 <h2>Versions</h2><p>Of the packages that made the spectrogram stores (none listed where the stores
 differ):</p><pre>{esc(yaml.safe_dump(ds.attrs.get("versions", {})))}</pre>
@@ -104,7 +153,25 @@ differ):</p><pre>{esc(yaml.safe_dump(ds.attrs.get("versions", {})))}</pre>
     )
 
 
-def _headline(metrics, best_epoch: int) -> list[tuple[str, str]]:
+def _selected(history: pd.DataFrame):
+    """The row of the history that train marked as the kept model."""
+    return history[history.selected.astype(bool)].iloc[0]
+
+
+def _comparison_html(table: pd.DataFrame) -> str:
+    """The comparison table, each metric as `estimate [low, high]`."""
+    shown = table[["model", "smoothing", "n_participants", "n_windows"]].copy()
+    for name in METRICS:
+        shown[name] = [
+            f"{e:.3f} [{lo:.3f}, {hi:.3f}]"
+            for e, lo, hi in zip(
+                table[name], table[f"{name}_low"], table[f"{name}_high"], strict=True
+            )
+        ]
+    return shown.to_html(index=False)
+
+
+def _headline(metrics) -> list[tuple[str, str]]:
     return [
         ("Test kappa", f"{metrics['kappa']:.3f}"),
         ("Macro F1", f"{metrics['macro_f1']:.3f}"),
@@ -113,6 +180,5 @@ def _headline(metrics, best_epoch: int) -> list[tuple[str, str]]:
         ("Test windows", str(metrics["n_windows"])),
         ("Test participants", str(len(metrics["per_participant_kappa"]))),
         ("Device", str(metrics["device"])),
-        ("Best epoch", str(best_epoch)),
         ("Classes", ", ".join(metrics["classes"])),
     ]

@@ -1,10 +1,19 @@
-"""The one look at the test participants: metrics of the predictions table's test rows."""
+"""The one look at the test participants: metrics of a predictions table's test rows."""
 
 import json
 from pathlib import Path
 
 import pandas as pd
 from sklearn import metrics as skm
+
+from spectrohar.comparison import bootstrap_intervals
+
+
+def kappa(true, predicted) -> float | None:
+    """Cohen's kappa, None where it is undefined: one class only among labels and predictions."""
+    if len(set(true) | set(predicted)) == 1:
+        return None
+    return float(skm.cohen_kappa_score(true, predicted))
 
 
 def score(table: pd.DataFrame) -> dict:
@@ -13,13 +22,12 @@ def score(table: pd.DataFrame) -> dict:
     true, predicted = table.label.to_numpy(), table.predicted.to_numpy()
     participants = table.participant.to_numpy()
     classes = sorted(set(true) | set(predicted))
-    per_participant = {}
-    for participant in sorted(set(participants)):
-        mine = participants == participant
-        one_class = len(set(true[mine]) | set(predicted[mine])) == 1
-        per_participant[participant] = (
-            None if one_class else float(skm.cohen_kappa_score(true[mine], predicted[mine]))
+    per_participant = {
+        participant: kappa(
+            true[participants == participant], predicted[participants == participant]
         )
+        for participant in sorted(set(participants))
+    }
     return {
         "kappa": skm.cohen_kappa_score(true, predicted),
         "macro_f1": skm.f1_score(true, predicted, average="macro", zero_division=0),
@@ -35,12 +43,42 @@ def score(table: pd.DataFrame) -> dict:
     }
 
 
-def build(predictions, metrics, classification_report) -> None:
-    """The score rule: the test rows' metrics, with the device that predicted them, and
-    sklearn's classification report of them."""
+def group_scores(table: pd.DataFrame, participants: pd.DataFrame) -> dict:
+    """Kappa of a predictions table's rows per group of each metadata column of `participants`
+    (the split table: participant, set and metadata columns), with the group's participants and
+    windows; kappa None where undefined (one class only)."""
+    groups = {}
+    for column in participants.columns.drop(["participant", "set"]):
+        group_of = participants.set_index("participant")[column].astype(str)
+        rows = []
+        for group, members in table.groupby(table.participant.map(group_of)):
+            rows.append(
+                {
+                    "group": group,
+                    "participants": members.participant.nunique(),
+                    "windows": len(members),
+                    "kappa": kappa(members.label, members.predicted),
+                }
+            )
+        groups[column] = rows
+    return groups
+
+
+def build(predictions, split_table, metrics, classification_report, *, compare) -> None:
+    """The score rule: the test rows' metrics, with bootstrap confidence intervals by participant
+    under the `compare` settings, per group of the split table's metadata columns, with the
+    device that predicted them, and sklearn's classification report."""
     table = pd.read_parquet(predictions)
     test = table[table.set == "test"]
-    scores = {**score(test), "device": table.attrs["device"]}
+    participants = pd.read_csv(split_table, dtype=str, keep_default_na=False)
+    scores = {
+        **score(test),
+        "intervals": bootstrap_intervals(
+            test, n_resamples=compare.resamples, seed=compare.seed, confidence=compare.confidence
+        ),
+        "groups": group_scores(test, participants),
+        "device": table.attrs["device"],
+    }
     Path(metrics).write_text(json.dumps(scores, indent=2))
     Path(classification_report).write_text(
         skm.classification_report(test.label, test.predicted, zero_division=0)

@@ -9,9 +9,11 @@ import scipy.signal
 import yaml
 
 from spectrohar.errors import DataError
-from spectrohar.labels import DICTIONARY, read_dictionary
+from spectrohar.labels import DICTIONARY, PACKAGED_DICTIONARY, read_dictionary
+from spectrohar.metadata import METADATA
+from spectrohar.nonwear import NonWearRule
 from spectrohar.sources import source
-from spectrohar.split import make_split, select_participants
+from spectrohar.split import select_participants
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,20 +64,27 @@ class Spectrogram:
 @dataclasses.dataclass(frozen=True)
 class Split:
     test: list[str]
+    test_fraction: float | None
     validation_fraction: float
     seed: int
 
 
 @dataclasses.dataclass(frozen=True)
+class Compare:
+    models: list[str]
+    smoothing: list[str]
+    resamples: int
+    confidence: float
+    seed: int
+
+
+@dataclasses.dataclass(frozen=True)
 class Model:
-    """A model family's `name` and its own settings (`options`, e.g. the CNN's width)."""
+    """A model family's `name` (its config section's) and its settings (`options`, e.g. the
+    CNN's width)."""
 
     name: str
     options: dict
-
-    @classmethod
-    def from_section(cls, section) -> "Model":
-        return cls(section["name"], {k: v for k, v in section.items() if k != "name"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +108,13 @@ class Report:
     seed: int
 
 
+@dataclasses.dataclass(frozen=True)
+class Predict:
+    recordings: str | None
+    unit: str
+    model: str
+
+
 SECTIONS = {
     "source": Source,
     "synthetic": Synthetic,
@@ -106,16 +122,20 @@ SECTIONS = {
     "labels": Labels,
     "spectrogram": Spectrogram,
     "split": Split,
-    "model": Model,
+    "compare": Compare,
+    "cnn": Model,
+    "forest": Model,
     "train": Train,
     "report": Report,
+    "predict": Predict,
+    "nonwear": NonWearRule,
 }
 
 
 def section(name, values):
     """The typed object of config section `name`."""
     kind = SECTIONS[name]
-    return kind.from_section(values) if hasattr(kind, "from_section") else kind(**values)
+    return Model(name, dict(values)) if kind is Model else kind(**values)
 
 
 def sections(values) -> dict:
@@ -134,9 +154,13 @@ class Settings:
     labels: Labels
     spectrogram: Spectrogram
     split: Split
-    model: Model
+    compare: Compare
+    cnn: Model
+    forest: Model
     train: Train
     report: Report
+    predict: Predict
+    nonwear: NonWearRule
 
 
 def participants(settings: Settings) -> list[str]:
@@ -148,18 +172,36 @@ def participants(settings: Settings) -> list[str]:
 
 
 def dictionary(settings: Settings) -> str:
-    """The annotation-label dictionary in use: `labels.dictionary`, else the source folder's."""
-    return settings.labels.dictionary or f"{settings.source.path}/{DICTIONARY}"
+    """The annotation-label dictionary in use: `labels.dictionary`; else the source folder's
+    (which a source whose files the workflow makes writes there); else the packaged Capture-24
+    dictionary."""
+    beside = Path(settings.source.path) / DICTIONARY
+    if settings.labels.dictionary:
+        return settings.labels.dictionary
+    if beside.is_file() or hasattr(source(settings.source.kind), "RULES"):
+        return str(beside)
+    return str(PACKAGED_DICTIONARY)
+
+
+def metadata(settings: Settings) -> str | None:
+    """The source folder's metadata.csv, if it has one (or the workflow makes one)."""
+    path = Path(settings.source.path) / METADATA
+    return str(path) if path.is_file() or hasattr(source(settings.source.kind), "RULES") else None
 
 
 def _check_dictionary(settings: Settings) -> None:
     """The dictionary must be there, with the scheme's column."""
     path = dictionary(settings)
-    column = f"label:{settings.labels.scheme}"
     if not Path(path).is_file():
-        raise DataError(f"labels.dictionary: {path!r} does not exist")
-    if column not in read_dictionary(path).columns:
-        raise DataError(f"labels.dictionary: {path!r} has no column {column!r}")
+        if not hasattr(source(settings.source.kind), "RULES"):
+            raise DataError(f"labels.dictionary: {path!r} does not exist")
+        path = PACKAGED_DICTIONARY  # the workflow writes a copy of it
+    schemes = [c.removeprefix("label:") for c in read_dictionary(path).columns if c != "annotation"]
+    if settings.labels.scheme not in schemes:
+        raise DataError(
+            f"labels.scheme: {settings.labels.scheme!r} is not a scheme of {path} (its "
+            f"label:<scheme> columns: {', '.join(schemes) or 'none'})"
+        )
 
 
 def _typed(value, schema):
@@ -180,7 +222,8 @@ def _typed(value, schema):
 
 def check(config, schema_path) -> tuple[Settings, list[str]]:
     """Type `config` in place by the schema; raise DataError with one sentence on the first bad
-    setting; return the typed settings and the participants."""
+    setting; return the typed settings and the participants. The split is the split rule's to
+    check against the participants' windows: windows and spectrograms need none."""
     with open(schema_path) as f:
         schema = yaml.safe_load(f)
     config.update(_typed(config, schema))
@@ -206,8 +249,17 @@ def check(config, schema_path) -> tuple[Settings, list[str]]:
         scipy.signal.get_window(stft.window, stft.n_fft)
     except ValueError as error:
         raise DataError(f"config spectrogram.window: {stft.window!r}: {error}") from None
+    rule = settings.nonwear
+    if rule.window_minutes % rule.step_minutes or (rule.step_minutes * 60) % windows.length_s:
+        raise DataError(
+            f"config nonwear: window_minutes {rule.window_minutes} must be a multiple of "
+            f"step_minutes {rule.step_minutes}, and that of windows.length_s {windows.length_s} s"
+        )
+    if bool(settings.split.test) == (settings.split.test_fraction is not None):
+        raise DataError(
+            "config split: give either test (ids and ranges) or test_fraction, not both and not "
+            f"neither (test: {settings.split.test}, test_fraction: {settings.split.test_fraction})"
+        )
     found = participants(settings)
-    if not hasattr(source(settings.source.kind), "RULES"):  # else the workflow makes it
-        _check_dictionary(settings)
-    make_split(found, settings.split)
+    _check_dictionary(settings)
     return settings, found

@@ -121,6 +121,7 @@ def build(window_store, store, *, spectrogram, threads) -> None:
         sample_rate=windows.attrs["sample_rate"],
         window_length_s=windows.attrs["window_length_s"],
         scaling=SCALING,
+        dtype=spectrogram.dtype,  # what a model trained on the store was fed, rounding included
         spectrohar_version=__version__,
         **stft,
     ).chunk({"window": chunk_windows})  # the window coordinates too, as the spectrograms

@@ -1,4 +1,4 @@
-"""Participant-level train / validation / test split."""
+"""Participant-level train / validation / test split, with the participants' metadata."""
 
 import re
 
@@ -6,52 +6,71 @@ import numpy as np
 import pandas as pd
 
 from spectrohar.errors import DataError
+from spectrohar.metadata import with_metadata
 from spectrohar.stores import open_store
 
 SETS = ("train", "validation", "test")
-_RANGE = re.compile(r"P([0-9]{3})-P([0-9]{3})")
-_NUMBERED = re.compile(r"P([0-9]{3})")  # ASCII digits only: 'P00١' is no number
+# An inclusive range of ids that share a prefix and end in a number: 'P101-P151', 's01-s10'.
+_RANGE = re.compile(r"(.*?)([0-9]+)-\1([0-9]+)", flags=re.ASCII)
+_NUMBERED = re.compile(r"(.*?)([0-9]+)", flags=re.ASCII)  # ASCII digits: 'P00١' is no number
 
 
 def select_participants(spec, participants, setting="split.test") -> list[str]:
-    """The participants named by `spec`: ids ('P105') and inclusive ranges ('P101-P151').
+    """The participants named by `spec`: ids ('subj07') and inclusive ranges of ids with one
+    prefix ('P101-P151', 'subj01-subj10'); an entry that is an id present is that id.
 
-    A range selects the participants present in it; a named id must be present.
+    A range selects the participants present in it; a named id must be present. The first entry
+    that is neither is refused, named.
     """
     present = set(participants)
     selected = set()
     for item in spec:
         match = _RANGE.fullmatch(item)
-        if match:
-            low, high = (int(n) for n in match.groups())
-            numbered = {p: _NUMBERED.fullmatch(p) for p in present}
-            selected |= {p for p, n in numbered.items() if n and low <= int(n[1]) <= high}
-        elif item in present:
+        if item in present:
             selected.add(item)
+        elif match and int(match[2]) <= int(match[3]):
+            prefix, low, high = match[1], int(match[2]), int(match[3])
+            numbered = {p: _NUMBERED.fullmatch(p) for p in present}
+            selected |= {
+                p for p, n in numbered.items() if n and n[1] == prefix and low <= int(n[2]) <= high
+            }
         else:
             raise DataError(
                 f"{setting} names participant {item!r}, which is not in the source "
-                f"({len(present)} participants, e.g. {', '.join(sorted(present)[:3])})"
+                f"({len(present)} participants, e.g. {', '.join(sorted(present)[:3])}; a range "
+                "is two ids with one prefix, the lower first, like P101-P151)"
             )
     return sorted(selected)
 
 
 def make_split(participants, split) -> pd.DataFrame:
-    """One row per participant with its set under the `split` settings: test as named, validation
-    drawn from the others by the seed."""
-    test = select_participants(split.test, participants)
+    """One row per participant with its set under the `split` settings: test as named by
+    `split.test`, or drawn by the seed (`split.test_fraction`); validation drawn from the others
+    by the seed."""
+    rng = np.random.default_rng(split.seed)
+    participants = sorted(participants)
+    if split.test_fraction is None:
+        test = select_participants(split.test, participants)
+    else:
+        n_test = round(split.test_fraction * len(participants))
+        test = sorted(rng.choice(participants, n_test, replace=False)) if n_test else []
     rest = sorted(set(participants) - set(test))
     n_validation = round(split.validation_fraction * len(rest))
     if not test or n_validation < 1 or n_validation >= len(rest):
+        how = (
+            f"test_fraction {split.test_fraction}"
+            if split.test_fraction is not None
+            else f"test {split.test}"
+        )
         raise DataError(
             f"the split needs test, validation and training participants: {len(test)} test, "
-            f"{n_validation} validation of {len(rest)} others (validation_fraction "
+            f"{n_validation} validation of {len(rest)} others (split.{how}, validation_fraction "
             f"{split.validation_fraction})"
         )
-    validation = np.random.default_rng(split.seed).choice(rest, n_validation, replace=False)
+    validation = rng.choice(rest, n_validation, replace=False)
     sets = {
         p: "test" if p in test else "validation" if p in validation else "train"
-        for p in sorted(participants)
+        for p in participants
     }
     return pd.DataFrame({"participant": list(sets), "set": list(sets.values())})
 
@@ -74,24 +93,30 @@ def refuse_copies(stores) -> None:
 
 
 def check_sets(split, stores) -> None:
-    """A set whose participants have no windows is refused, naming them."""
-    kept = {attrs["participant"]: attrs["windows_kept"] for attrs in stores}
+    """A set whose participants have no annotated windows is refused, naming them."""
+    annotated = {
+        attrs["participant"]: attrs["windows_kept"] - attrs["windows_unannotated"]
+        for attrs in stores
+    }
     for name in SETS:
         members = split.participant[split.set == name].tolist()
-        if not sum(kept[p] for p in members):
+        if not sum(annotated[p] for p in members):
             raise DataError(
-                f"the {name} participants {', '.join(members)} have no windows (results/qc.csv "
-                "says why): change split.test or split.seed so that every set has windows, or "
-                "leave them out with source.participants"
+                f"the {name} participants {', '.join(members)} have no annotated windows "
+                "(results/qc.csv says why): change split.test or split.seed so that every set "
+                "has them, or leave those participants out with source.participants"
             )
 
 
-def build(split_table, window_stores, *, split) -> None:
+def build(split_table, window_stores, metadata=None, *, split) -> None:
     """The split rule: check the window stores, write the table made under the `split`
-    settings as CSV."""
+    settings as CSV, with the columns of the participants' `metadata` (a metadata.csv path) if
+    there is one."""
     stores = [open_store(path).attrs for path in window_stores]
     refuse_copies(stores)
     participants = [attrs["participant"] for attrs in stores]
     table = make_split(participants, split)
     check_sets(table, stores)
+    if metadata:
+        table = with_metadata(table, metadata)
     table.to_csv(split_table, index=False)

@@ -15,7 +15,8 @@ import pyarrow.csv as pacsv
 from scipy import signal
 from scipy.spatial.transform import Rotation
 
-from spectrohar.labels import PACKAGED_DICTIONARY, read_dictionary
+from spectrohar.labels import DICTIONARY, PACKAGED_DICTIONARY, read_dictionary
+from spectrohar.metadata import METADATA
 
 _FS = 100
 _HEADER = b"time,x,y,z,annotation\n"
@@ -259,5 +260,5 @@ def write_metadata(folder, participants: list[str], synthetic) -> None:
             "sex": rng.choice(["F", "M"], len(participants)),
         }
     )
-    meta.to_csv(folder / "metadata.csv", index=False)
-    (folder / "annotation-label-dictionary.csv").write_bytes(PACKAGED_DICTIONARY.read_bytes())
+    meta.to_csv(folder / METADATA, index=False)
+    (folder / DICTIONARY).write_bytes(PACKAGED_DICTIONARY.read_bytes())

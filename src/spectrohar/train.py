@@ -206,17 +206,21 @@ def build(
     train,
     labels,
     memory_mb,
+    threads,
 ) -> None:
-    """The train rule: the `model` family on the training participants' windows in the
+    """The train_cnn rule: the `model` family on the training participants' windows in the
     spectrogram stores `spectrograms` under the `train` settings, labelled under the `labels`
     settings with `dictionary`, selected on the validation ones; the splits held in memory
-    while they fit their part of the rule's `memory_mb` (models.CACHE_FRACTION)."""
+    while they fit their part of the rule's `memory_mb` (models.CACHE_FRACTION), read on the
+    rule's `threads`."""
     if train.deterministic:  # the same numbers twice on a GPU too, at the cost of slower kernels
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(train.deterministic)
     torch.backends.cudnn.benchmark = not train.deterministic
     label = labelling(dictionary, labels)
-    training = split_windows(spectrograms, split_table, "train", None, label, memory_mb=memory_mb)
+    training = split_windows(
+        spectrograms, split_table, "train", None, label, memory_mb=memory_mb, threads=threads
+    )
     classes = training.classes
     if len(classes) < 2:
         raise DataError(
@@ -224,7 +228,13 @@ def build(
             f"labels.scheme {labels.scheme}"
         )
     validation = split_windows(
-        spectrograms, split_table, "validation", classes, label, memory_mb=memory_mb
+        spectrograms,
+        split_table,
+        "validation",
+        classes,
+        label,
+        memory_mb=memory_mb,
+        threads=threads,
     )
     if not (validation.y >= 0).any():  # the validation loss would be 0/0
         raise DataError(
@@ -252,7 +262,7 @@ def build(
         network.eval()(torch.zeros(1, *shape))
     except (TypeError, RuntimeError) as error:
         raise DataError(
-            f"config model {model.name} {model.options} cannot take {shape} spectrograms: {error}"
+            f"config {model.name} {model.options} cannot take {shape} spectrograms: {error}"
         ) from None
     network.to(device)
     fitting = {

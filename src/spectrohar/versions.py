@@ -4,7 +4,17 @@ a result can be traced to the software that made it, and a run compared with a l
 from importlib import metadata
 
 # The packages whose behaviour shapes the numbers; requirements.lock pins the rest of the tree.
-PACKAGES = ("numpy", "scipy", "zarr", "dask", "torch", "scikit-learn", "snakemake", "spectrohar")
+PACKAGES = (
+    "numpy",
+    "scipy",
+    "zarr",
+    "dask",
+    "torch",
+    "scikit-learn",
+    "skops",
+    "snakemake",
+    "spectrohar",
+)
 
 
 def versions() -> dict[str, str | None]:

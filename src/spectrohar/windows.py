@@ -1,9 +1,11 @@
 """Raw recordings -> fixed-length windows, following the Capture-24 tutorial's conventions.
 
 Windows are bins of `window_length_s` counted from the first timestamp. A window is kept when it
-holds exactly `window_length_s * sample_rate` samples, all of them finite, and the most common raw
-annotation over its samples (NA counted as a value) is not NA. Every drop is counted by reason.
-The tutorial's processed_data arrays (already windows) go into the same per-participant stores.
+holds exactly `window_length_s * sample_rate` samples, all of them finite; its annotation is the
+most common raw annotation over its samples (NA counted as a value, a tie going to an annotation).
+A window whose most common annotation is NA is kept too, as UNANNOTATED (a later stage predicts
+on it), and counted. Every drop is counted by reason. The tutorial's processed_data arrays
+(already windows) go into the same per-participant stores.
 Acceleration is stored in g; a recording whose median vector magnitude is far from 1 g is refused.
 """
 
@@ -18,13 +20,14 @@ import xarray as xr
 
 from spectrohar import sources
 from spectrohar.errors import DataError
-from spectrohar.layout import AXES, participant_windows, window_dataset
+from spectrohar.layout import AXES, UNANNOTATED, participant_windows, window_dataset
 from spectrohar.stores import write_dataset
 
 log = logging.getLogger(__name__)
 
 CHUNK_WINDOWS = 256
 RATE_TOLERANCE = 0.005  # relative: a 100 Hz setting accepts 99.5-100.5 Hz
+GAP = 2  # a step between timestamps over GAP times the median step is a gap in the recording
 UNITS = {"g": 1.0, "mg": 1e-3, "m/s2": 1 / 9.80665}  # windows.unit -> g
 # Over a day of wear the median vector magnitude is gravity, about 1 g: values around 9.8 are
 # m/s2, around 1000 mg.
@@ -36,12 +39,22 @@ def measured_rate(time) -> float:
     return 1e9 / np.median(np.diff(time.view("int64")))
 
 
+def recorded_hours(time, annotated) -> tuple[float, float]:
+    """Hours the samples at `time` cover, and the part of them covered by samples where
+    `annotated` is true: each sample covers the step to the next one, or one median step where
+    that step is a gap and after the last sample."""
+    step = np.diff(time.view("int64"))
+    median = np.median(step)
+    covered = np.append(np.where(step > GAP * median, median, step), median) / 3.6e12  # ns -> h
+    return float(covered.sum()), float(covered[np.asarray(annotated)].sum())
+
+
 def resample_recording(time, acceleration, annotation, sample_rate):
     """The recording on a uniform `sample_rate` grid from its first timestamp.
 
     Linear interpolation, after a low-pass filter when downsampling; an output sample next to a
-    missing input (NaN or infinite, or a step over twice the median) is NaN; annotations come
-    from the last input sample at or before each output sample.
+    missing input (NaN or infinite, or a gap) is NaN; annotations come from the last input
+    sample at or before each output sample.
     """
     t = time.view("int64")
     grid = np.arange(t[0], t[-1] + 1, round(1e9 / sample_rate))
@@ -56,22 +69,27 @@ def resample_recording(time, acceleration, annotation, sample_rate):
         filled = scipy.signal.sosfiltfilt(sos, filled, axis=0)
     out = np.stack([np.interp(grid, t, axis) for axis in filled.T], axis=1).astype(np.float32)
     step = np.median(np.diff(t))
-    gap = (t[following] - t[previous]) > 2 * step
+    gap = (t[following] - t[previous]) > GAP * step
     out[gap | missing[previous] | missing[following]] = np.nan
     return grid.view("datetime64[ns]"), out, annotation.iloc[previous].reset_index(drop=True)
 
 
-def make_windows(time, acceleration, annotation, *, sample_rate, window_length_s) -> xr.Dataset:
-    """Cut one recording into windows: (window, sample, axis) acceleration with start and label."""
+def make_windows(
+    time, acceleration, annotation, *, sample_rate, window_length_s, **counts
+) -> xr.Dataset:
+    """Cut one recording into windows: (window, sample, axis) acceleration with start and
+    annotation; `counts` (rows_read, hours_recorded, hours_annotated) are the recording's as
+    read, before any resampling."""
     window_samples = round(window_length_s * sample_rate)
     window_ns = round(window_length_s * 1e9)
     bins = (time - time[0]).astype("int64") // window_ns
-    counts = np.bincount(bins)
-    complete = np.flatnonzero(counts == window_samples)
+    samples_per_bin = np.bincount(bins)
+    complete = np.flatnonzero(samples_per_bin == window_samples)
     samples = np.searchsorted(bins, complete)[:, None] + np.arange(window_samples)
 
     codes, annotations = pd.factorize(annotation, sort=True)
     unannotated = len(annotations)  # NA votes get the last code, so ties prefer a real annotation
+    annotations = np.append(np.asarray(annotations, dtype=object), UNANNOTATED)
     codes = np.where(codes < 0, unannotated, codes)[samples]
     shape = (len(complete), unannotated + 1)
     votes = np.bincount(
@@ -83,23 +101,20 @@ def make_windows(time, acceleration, annotation, *, sample_rate, window_length_s
     windows = acceleration[samples]
     has_nan = np.isnan(windows).any(axis=(1, 2))
     has_inf = np.isinf(windows).any(axis=(1, 2)) & ~has_nan
-    finite = ~has_nan & ~has_inf
-    keep = finite & (mode != unannotated)
+    keep = ~has_nan & ~has_inf
     start = time[0] + (complete[keep] * window_ns).astype("timedelta64[ns]")
     return window_dataset(
         windows[keep],
         start,
-        np.asarray(annotations)[mode[keep]],
+        annotations[mode[keep]],
         sample_rate=sample_rate,
         window_length_s=window_length_s,
-        rows_read=len(time),
-        hours_annotated=float(np.count_nonzero(pd.notna(annotation)) / sample_rate / 3600),
         windows_dropped={
-            "incomplete": len(counts) - len(complete),
+            "incomplete": len(samples_per_bin) - len(complete),
             "nan": has_nan.sum(),
             "infinite": has_inf.sum(),
-            "unannotated": (finite & (mode == unannotated)).sum(),
         },
+        **counts,
     )
 
 
@@ -133,13 +148,16 @@ def digest(*arrays) -> str:
     return sha.hexdigest()
 
 
-def window_recording(recording, time, acceleration, annotation, windows) -> xr.Dataset:
-    """Check and cut one recording (`time`, `acceleration`, `annotation` as read from the file
-    `recording`) under the `windows` settings."""
+def window_recording(recording, time, acceleration, annotation, time_zone, windows) -> xr.Dataset:
+    """Check and cut one recording (`time` on the clock `time_zone` names, `acceleration`,
+    `annotation` as read from the file `recording`) under the `windows` settings."""
     sample_rate = windows.sample_rate
     if len(time) < 2:
         raise DataError(f"{recording}: has {len(time)} rows, too few to be a recording")
     recording_digest = digest(time, acceleration)
+    # Counted as read: resampling changes the rows, not what was recorded.
+    rows_read = len(time)
+    hours_recorded, hours_annotated = recorded_hours(time, pd.notna(annotation))
     acceleration = in_g(recording, acceleration, np.linalg.norm(acceleration, axis=1), windows.unit)
     rate = measured_rate(time)
     if abs(rate / sample_rate - 1) > RATE_TOLERANCE:
@@ -153,9 +171,16 @@ def window_recording(recording, time, acceleration, annotation, windows) -> xr.D
             time, acceleration, annotation, sample_rate
         )
     ds = make_windows(
-        time, acceleration, annotation, sample_rate=sample_rate, window_length_s=windows.length_s
+        time,
+        acceleration,
+        annotation,
+        sample_rate=sample_rate,
+        window_length_s=windows.length_s,
+        rows_read=rows_read,
+        hours_recorded=hours_recorded,
+        hours_annotated=hours_annotated,
     )
-    ds.attrs["recording_digest"] = recording_digest
+    ds.attrs.update(recording_digest=recording_digest, time_zone=time_zone)
     if ds.attrs["windows_kept"] == 0:
         log.warning("%s: no window passes the windowing rules", recording)
     return ds
@@ -176,6 +201,7 @@ def build(inputs, store, participant, *, source, windows) -> None:
             [],
             error=str(error),
             rows_read=0,
+            hours_recorded=0.0,
             hours_annotated=0.0,
             windows_dropped={},
             sample_rate=windows.sample_rate,
@@ -184,9 +210,10 @@ def build(inputs, store, participant, *, source, windows) -> None:
     ds = participant_windows(ds, participant, os.path.commonpath(list(inputs.values())))
     write_dataset(ds, store, chunks={"acceleration": (CHUNK_WINDOWS, *ds.acceleration.shape[1:])})
     log.info(
-        "%s: %d rows -> %d windows kept, dropped %s",
+        "%s: %d rows -> %d windows kept (%d unannotated), dropped %s",
         participant,
         ds.attrs["rows_read"],
         ds.attrs["windows_kept"],
+        ds.attrs["windows_unannotated"],
         ds.attrs["windows_dropped"],
     )

@@ -1,16 +1,20 @@
-# The one look at the test participants: metrics of their rows of the predictions table.
+# The one look at the test participants: metrics of their rows of a run's predictions, with
+# bootstrap confidence intervals by participant, overall and per group of their metadata.
 
 
 rule score:
     input:
-        predictions="results/predictions.parquet",
+        predictions="results/{model}/{smoothing}/predictions.parquet",
+        split="results/split.csv",
     output:
-        metrics="results/metrics.json",
-        classification_report="results/classification_report.txt",
+        metrics="results/{model}/{smoothing}/metrics.json",
+        classification_report="results/{model}/{smoothing}/classification_report.txt",
+    params:
+        compare=config["compare"],
     log:
-        "logs/score.log",
+        "logs/score/{model}-{smoothing}.log",
     benchmark:
-        "logs/benchmarks/score.tsv"
+        "logs/benchmarks/score/{model}-{smoothing}.tsv"
     resources:
         mem_mb=1000,
     script:

@@ -1,9 +1,10 @@
-# Participant-level train / validation / test table.
+# Participant-level train / validation / test table, with the source's metadata.csv columns.
 
 
 rule split:
     input:
         windows=expand("results/windows/{participant}.zarr", participant=PARTICIPANTS),
+        **METADATA,
     output:
         "results/split.csv",
     params:

@@ -18,8 +18,8 @@ rule synthesize_recording:
 
 rule synthesize_metadata:
     output:
-        metadata=f"{SETTINGS.source.path}/metadata.csv",
-        dictionary=f"{SETTINGS.source.path}/annotation-label-dictionary.csv",
+        metadata=settings.metadata(SETTINGS),
+        dictionary=f"{SETTINGS.source.path}/{labels.DICTIONARY}",
     params:
         participants=PARTICIPANTS,
         synthetic=config["synthetic"],

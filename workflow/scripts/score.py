@@ -1,10 +1,12 @@
-from spectrohar import score
+from spectrohar import score, settings
 from spectrohar.log import run_logged
 
 run_logged(
     snakemake.log[0],
     score.build,
     predictions=snakemake.input.predictions,
+    split_table=snakemake.input.split,
     metrics=snakemake.output.metrics,
     classification_report=snakemake.output.classification_report,
+    **settings.sections(snakemake.params),
 )

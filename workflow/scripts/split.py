@@ -6,5 +6,6 @@ run_logged(
     split.build,
     split_table=snakemake.output[0],
     window_stores=snakemake.input.windows,
+    metadata=snakemake.input.get("metadata"),
     **settings.sections(snakemake.params),
 )

@@ -69,11 +69,12 @@ SPLITS_HELD = 2
 
 
 def split_windows(
-    spectrograms, split_table, name, classes, labelling, *, memory_mb
+    spectrograms, split_table, name, classes, labelling, *, memory_mb, threads
 ) -> Spectrograms:
     """The windows of set `name` of the split table in the stores `spectrograms`, labelled by
     `labelling`, with class codes in `classes` (None: their own labels), held in memory if they
-    fit their part of `memory_mb`; a set without windows is a DataError, not an empty loop."""
+    fit their part of `memory_mb`, read on `threads` threads; a set without windows is a
+    DataError, not an empty loop."""
     participants = split_participants(split_table, name)
     windows = Spectrograms(
         spectrograms,
@@ -81,6 +82,7 @@ def split_windows(
         classes,
         labelling,
         memory_budget_mb=memory_mb * CACHE_FRACTION / SPLITS_HELD,
+        threads=threads,
     )
     if not len(windows):
         where = (

@@ -5,12 +5,13 @@ from pathlib import Path
 
 import dask.array as da
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from spectrohar.errors import DataError
-from spectrohar.layout import window_dataset
+from spectrohar.layout import NO_OFFSET, window_dataset
 from spectrohar.sources import checked_ids, source_folder
-from spectrohar.windows import CHUNK_WINDOWS, in_g
+from spectrohar.windows import CHUNK_WINDOWS, RATE_TOLERANCE, in_g
 
 PROCESSED = ("X.npy", "Y.npy", "T.npy", "pid.npy")
 # The accepted dtypes by kind: floats, strings, datetime64.
@@ -20,7 +21,7 @@ PROCESSED_KINDS = {"X.npy": "f", "Y.npy": "US", "T.npy": "M", "pid.npy": "US"}
 def participants(settings) -> list[str]:
     """The ids in pid.npy; the arrays are checked whole here, once, not by every job."""
     folder = source_folder(settings.source)
-    pid = read_processed(folder, settings.windows.samples)[3]
+    pid = read_processed(folder, settings.windows)[3]
     return checked_ids(np.unique(pid).tolist(), folder / "pid.npy")
 
 
@@ -58,9 +59,11 @@ def load_array(path, mmap_mode=None) -> np.ndarray:
     return array
 
 
-def read_processed(folder, window_samples):
-    """The tutorial's processed_data arrays, X memory-mapped, checked against each other."""
+def read_processed(folder, windows):
+    """The tutorial's processed_data arrays, X memory-mapped, checked against each other and
+    against the `windows` settings."""
     folder = Path(folder)
+    window_samples = windows.samples
     missing = [name for name in PROCESSED if not (folder / name).is_file()]
     if missing:
         raise DataError(f"{folder}: no {', '.join(missing)} (processed_data has {PROCESSED})")
@@ -76,14 +79,53 @@ def read_processed(folder, window_samples):
             raise DataError(
                 f"{folder / name}: shape {array.shape}, expected ({len(x)},), one per X.npy window"
             )
-    return x, y.astype(str), t.astype("datetime64[ns]"), pid.astype(str)
+    t, pid = t.astype("datetime64[ns]"), pid.astype(str)
+    check_starts(folder / "T.npy", t, pid, windows)
+    return x, y.astype(str), t, pid
+
+
+def check_starts(path, start, pid, windows) -> None:
+    """Each participant's windows (`start` times, participant `pid`, of the file `path`) start
+    at distinct times, most often (the modal step between consecutive starts) a window length of
+    the `windows` settings or more apart: processed_data's windows never overlap, so a shorter
+    step means that the settings do not describe them."""
+    order = np.lexsort((start, pid))
+    start, pid = start[order], pid[order]
+    same = pid[1:] == pid[:-1]
+    step, later, owner = np.diff(start.view("int64"))[same], start[1:][same], pid[1:][same]
+    repeated = np.flatnonzero(step == 0)
+    if repeated.size:
+        raise DataError(
+            f"{path}: participant {str(owner[repeated[0]])!r} has two windows starting at "
+            f"{later[repeated[0]]} ({repeated.size} repeated starts); a participant's windows "
+            "start at distinct times"
+        )
+    # The smallest of equally common steps: refused sooner than let windows overlap.
+    modal = pd.Series(step, index=owner).groupby(level=0).agg(lambda s: s.mode().iloc[0])
+    short = modal[modal < windows.length_s * 1e9 * (1 - RATE_TOLERANCE)]
+    if len(short):
+        participant, step_s, samples = short.index[0], short.iloc[0] / 1e9, windows.samples
+        raise DataError(
+            f"{path}: participant {participant!r}'s windows start {step_s:g} s apart (the most "
+            f"common step), less than windows.length_s {windows.length_s:g} s: {samples}-sample "
+            f"windows at windows.sample_rate {windows.sample_rate:g} Hz would overlap, which "
+            f"processed_data's never do; for {samples} samples every {step_s:g} s, set "
+            f"windows.sample_rate: {samples / step_s:g} and windows.length_s: {step_s:g}"
+        )
+
+
+def covered_hours(start, length_s) -> float:
+    """Hours the union of the windows [start, start + length_s) covers, `start` sorted."""
+    length = np.timedelta64(round(length_s * 1e9), "ns")
+    covered = np.minimum(np.diff(start, append=start[-1:] + length), length)
+    return float(covered.sum() / np.timedelta64(1, "h"))
 
 
 def window_arrays(folder, participant, windows) -> xr.Dataset:
     """One participant's windows of processed_data, copied chunk by chunk, windows with NaN or
     infinite values dropped, under the `windows` settings."""
     folder = Path(folder)
-    x, y, t, pid = read_processed(folder, windows.samples)
+    x, y, t, pid = read_processed(folder, windows)
     index = np.flatnonzero(pid == participant)
     has_nan, has_inf = np.zeros(len(index), bool), np.zeros(len(index), bool)
     magnitude = np.zeros(len(index))
@@ -97,6 +139,7 @@ def window_arrays(folder, participant, windows) -> xr.Dataset:
         with np.errstate(invalid="ignore"):
             magnitude[part] = np.median(np.linalg.norm(chunk, axis=2), axis=1)
     finite = ~has_nan & ~has_inf
+    hours = covered_hours(np.sort(t[index]), windows.length_s)
     acceleration = da.from_array(x, chunks=(CHUNK_WINDOWS, -1, -1))[index[finite]]
     acceleration = in_g(
         folder / "X.npy", acceleration.astype(np.float32), magnitude[finite], windows.unit
@@ -108,9 +151,11 @@ def window_arrays(folder, participant, windows) -> xr.Dataset:
         sample_rate=windows.sample_rate,
         window_length_s=windows.length_s,
         rows_read=len(index),
-        hours_annotated=len(index) * windows.length_s / 3600,
         # processed_data holds whole windows, each with its annotation: none are incomplete or
-        # unannotated.
+        # unannotated, and all the time they cover is annotated.
+        hours_recorded=hours,
+        hours_annotated=hours,
         windows_dropped={"nan": has_nan.sum(), "infinite": has_inf.sum()},
         recording_digest=sha.hexdigest(),
+        time_zone=NO_OFFSET,
     )

@@ -1,14 +1,16 @@
-from spectrohar import predict, settings
+from spectrohar import settings, train
 from spectrohar.log import run_logged
 
 run_logged(
     snakemake.log[0],
-    predict.build,
+    train.build,
     spectrograms=list(snakemake.input.spectrograms),
     split_table=snakemake.input.split,
     dictionary=snakemake.input.dictionary,
-    checkpoint=snakemake.input.checkpoint,
-    predictions=snakemake.output.predictions,
+    checkpoint=snakemake.output.checkpoint,
+    history_table=snakemake.output.history,
     memory_mb=snakemake.resources.mem_mb,
+    threads=snakemake.threads,
+    model=settings.section("cnn", snakemake.params.model),
     **settings.sections(snakemake.params),
 )

@@ -1,0 +1,99 @@
+"""A recording's predictions per calendar day: the time in each class, non-wear and no data.
+
+Days run midnight to midnight of the timestamps' own wall clock (the stores' naive
+`window_start`), so every day is 24 h long. A window covers [start, start + length); consecutive
+windows of one state (a class, or non-wear whatever the prediction) merge into runs, and a run is
+cut at each midnight it crosses, so a window over midnight counts on both days in proportion.
+Every calendar day from the recording's first to its last is summarised, days entirely in a gap
+too; time before the first window, after the last and in gaps is no data.
+
+A day is complete when at least 21 h of it were worn and recorded, stepcount's bar for its
+adjusted daily estimates (OxWearables; "up to 3h/d missingness"): the first and last days of a
+recording, usually part-days, fall short, while one dropped window or a short gap does not
+spoil a day as a rule of no hour without data would.
+"""
+
+import numpy as np
+import pandas as pd
+
+NON_WEAR = "non-wear"  # the state of non-wear windows, beside the classes
+DAY = np.timedelta64(1, "D").astype("timedelta64[ns]")
+MIN_WEAR_HOURS = 21.0  # a complete day's least time worn and recorded
+
+
+def day_runs(window_start, window_length_s, predicted, non_wear, classes) -> pd.DataFrame:
+    """Runs of consecutive windows in one state, cut at midnight: each run's `date` (its day's
+    midnight), `start`, `end` (datetime64) and `state`, a categorical of `classes` and NON_WEAR
+    (which non-wear windows take whatever their prediction)."""
+    if NON_WEAR in classes:
+        raise ValueError(f"a class is named {NON_WEAR!r}, the name of non-wear time")
+    start = np.asarray(window_start, dtype="datetime64[ns]")
+    if start.size == 0:
+        raise ValueError("no windows to summarise")
+    end = start + np.timedelta64(round(window_length_s * 1e9), "ns")
+    if np.any(start[1:] < end[:-1]):
+        raise ValueError("window starts must increase by at least the window length")
+    predicted = np.asarray(predicted, dtype=object)
+    codes = pd.Index(classes).get_indexer(predicted)
+    if np.any(codes < 0):
+        unknown = sorted(set(predicted[codes < 0]))
+        raise ValueError(f"predicted classes {unknown} are not among {list(classes)}")
+    codes = np.where(non_wear, len(classes), codes)
+
+    new = np.ones(len(start), dtype=bool)
+    new[1:] = (codes[1:] != codes[:-1]) | (start[1:] != end[:-1])
+    last = np.flatnonzero(np.append(new[1:], True))
+    run_start, run_end, run_code = start[new], end[last], codes[new]
+
+    # A run's last day holds its last instant: a run ending at midnight takes none of the next.
+    first_day = run_start.astype("datetime64[D]")
+    last_day = (run_end - np.timedelta64(1, "ns")).astype("datetime64[D]")
+    days = (last_day - first_day).astype(int) + 1
+    run = np.repeat(np.arange(len(run_start)), days)
+    nth_day = np.arange(len(run)) - np.repeat(np.cumsum(days) - days, days)
+    date = (first_day[run] + nth_day).astype("datetime64[ns]")
+    return pd.DataFrame(
+        {
+            "date": date,
+            "start": np.maximum(run_start[run], date),
+            "end": np.minimum(run_end[run], date + DAY),
+            "state": pd.Categorical.from_codes(run_code[run], categories=[*classes, NON_WEAR]),
+        }
+    )
+
+
+def recording_days(runs) -> np.ndarray:
+    """The midnights (datetime64) of every day from the first of `runs` to the last."""
+    return np.arange(runs["date"].min(), runs["date"].max() + DAY, DAY).astype("datetime64[ns]")
+
+
+def daily_summary(
+    window_start,
+    window_length_s,
+    predicted,
+    non_wear,
+    classes,
+    recording,
+    min_wear_hours=MIN_WEAR_HOURS,
+) -> pd.DataFrame:
+    """One row per calendar day of `recording`'s windows: hours_<class> for each of `classes`
+    (non-wear windows left out), hours_non_wear, hours_no_data (the rest of the 24 h) and
+    `complete`, whether the class hours (time worn and recorded) reach `min_wear_hours`."""
+    runs = day_runs(window_start, window_length_s, predicted, non_wear, classes)
+    days = recording_days(runs)
+    ns = np.zeros((len(days), len(classes) + 1), dtype=np.int64)  # integers: each day sums to 24 h
+    where = ((runs["date"].values - days[0]) // DAY, runs["state"].cat.codes.values)
+    np.add.at(ns, where, (runs["end"] - runs["start"]).values.view("int64"))
+    hour_ns = 3600 * 10**9
+    hours = {f"hours_{cls}": ns[:, i] / hour_ns for i, cls in enumerate(classes)}
+    worn = ns[:, : len(classes)].sum(axis=1) / hour_ns
+    return pd.DataFrame(
+        {
+            "recording": recording,
+            "date": pd.DatetimeIndex(days).date,
+            **hours,
+            "hours_non_wear": ns[:, -1] / hour_ns,
+            "hours_no_data": (DAY.astype("int64") - ns.sum(axis=1)) / hour_ns,
+            "complete": worn >= min_wear_hours,
+        }
+    )

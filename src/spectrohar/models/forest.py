@@ -1,0 +1,158 @@
+"""A random forest over (window, feature) arrays of hand-crafted features, as the Capture-24
+benchmark's: one forest per candidate of a small grid, the one with the best validation Cohen's
+kappa kept.
+
+The grid is `min_samples_leaf`, the fewest training windows a leaf may hold: 1 grows each tree
+out (the usual forest), larger leaves average more windows and give smoother probabilities.
+Each tree grows from a bootstrap sample of at most `max_samples` training windows, which bounds
+a forest's cost whatever the number of windows: uncapped, a candidate on Capture-24's ~300,000
+windows takes about a quarter of an hour on two threads.
+"""
+
+import dataclasses
+import logging
+
+import numpy as np
+import pandas as pd
+import skops.io
+import xarray as xr
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.metrics import cohen_kappa_score, f1_score
+
+from spectrohar.errors import DataError
+from spectrohar.labels import labelled_windows, labelling
+from spectrohar.models import split_participants
+from spectrohar.stores import open_store, reading
+from spectrohar.versions import versions
+
+log = logging.getLogger(__name__)
+
+# The class weights a forest may use: none, each class weighing as much as any other over the
+# training windows, or over each tree's bootstrap sample.
+CLASS_WEIGHTS = {"none": None, "balanced": "balanced", "balanced_subsample": "balanced_subsample"}
+
+
+def fit_forest(x_train, y_train, x_validation, y_validation, *, options, seed, threads):
+    """A forest for each min_samples_leaf of `options` (the config's forest section), fitted on
+    the training windows with `threads` threads, and the one with the best validation kappa;
+    returns (that forest, history), the history one row per candidate with its validation kappa
+    and macro F1, its `selected` column marking the forest returned."""
+    settings = options
+    cap = settings["max_samples"]
+    bootstrap = None if cap is None or cap >= len(x_train) else cap
+    rows, best, selected = [], None, None
+    for candidate, leaf in enumerate(settings["min_samples_leaf"]):
+        forest = RandomForestClassifier(
+            n_estimators=settings["n_estimators"],
+            min_samples_leaf=leaf,
+            max_features=settings["max_features"],
+            max_samples=bootstrap,
+            class_weight=CLASS_WEIGHTS[settings["class_weight"]],
+            n_jobs=threads,
+            random_state=seed,  # every candidate draws the same bootstrap samples
+        ).fit(x_train, y_train)
+        predicted = forest.predict(x_validation)
+        kappa = float(cohen_kappa_score(y_validation, predicted))
+        rows.append(
+            {
+                "min_samples_leaf": leaf,
+                "val_kappa": kappa,
+                "val_macro_f1": float(
+                    f1_score(y_validation, predicted, average="macro", zero_division=0)
+                ),
+            }
+        )
+        if best is None or kappa > rows[selected]["val_kappa"]:
+            best, selected = forest, candidate  # only the best is held: forests are large
+    history = pd.DataFrame(rows)
+    history["selected"] = history.index == selected
+    return best, history
+
+
+def forest_probabilities(model: RandomForestClassifier, x):
+    """(window, class) probabilities of the windows `x`, classes in `model.classes_` order."""
+    return model.predict_proba(x)
+
+
+# What a saved forest holds besides plain values: scikit-learn's tree arrays. skops reads nothing
+# else back, so a planted file runs no code.
+TRUSTED = ["sklearn.tree._tree.Tree"]
+
+
+def set_features(stores, split_table, name, labelling) -> tuple[np.ndarray, xr.Dataset]:
+    """The labelled windows of set `name` of the split table in the feature stores `stores`:
+    their (window, feature) features and their coordinates (participant, window_start,
+    annotation, label), store by store; a set without labelled windows is a DataError."""
+    participants = set(split_participants(split_table, name))
+    features, coords = [], []
+    for path in stores:
+        ds = open_store(path)
+        mine, label = labelled_windows(ds, participants, labelling)
+        if not len(mine):
+            continue
+        with reading(path):
+            features.append(ds.features.values[mine])
+        coords.append(
+            ds[["participant", "window_start", "annotation"]]
+            .isel(window=mine)
+            .assign_coords(label=("window", label[mine]))
+        )
+    if not sum(len(part) for part in features):
+        raise DataError(
+            f"{split_table}: the {name} participants {', '.join(sorted(participants))} have no "
+            "labelled windows in the feature stores"
+        )
+    return np.concatenate(features), xr.concat(coords, dim="window")
+
+
+def load_forest(path, threads) -> dict:
+    """What train_forest saved at `path` (the forest under "model", its "classes", the "windows"
+    it takes, the "labels" settings and "features" it was trained on), predicting on `threads`."""
+    try:
+        saved = skops.io.load(path, trusted=TRUSTED)
+    except (skops.io.exceptions.UntrustedTypesFoundException, OSError, ValueError) as error:
+        raise DataError(
+            f"{path}: not read, as it is not a forest this pipeline saved ({error})"
+        ) from None
+    saved["model"].set_params(n_jobs=threads)
+    return saved
+
+
+def build(
+    features, split_table, dictionary, model_file, history_table, *, model, train, labels, threads
+) -> None:
+    """The train_forest rule: a forest of the `model` settings on the training participants'
+    windows in the feature stores `features`, labelled under the `labels` settings with
+    `dictionary`, selected on the validation ones, seeded by the `train` settings, fitted on the
+    rule's `threads`; saved with skops with what prediction needs, and its history."""
+    label = labelling(dictionary, labels)
+    x_train, training = set_features(features, split_table, "train", label)
+    x_validation, validation = set_features(features, split_table, "validation", label)
+    log.info(
+        "training on %d windows, validating on %d, %d features",
+        len(x_train),
+        len(x_validation),
+        x_train.shape[1],
+    )
+    forest, history = fit_forest(
+        x_train,
+        training.label.values.astype(object),
+        x_validation,
+        validation.label.values.astype(object),
+        options=model.options,
+        seed=train.seed,
+        threads=threads,
+    )
+    history.to_csv(history_table, index=False)
+    store = open_store(features[0])
+    skops.io.dump(
+        {
+            "model": forest,
+            "classes": forest.classes_.tolist(),
+            "windows": {name: store.attrs[name] for name in ("window_length_s", "sample_rate")},
+            "features": store.feature.values.tolist(),
+            "labels": dataclasses.asdict(labels),
+            "versions": versions(),
+        },
+        model_file,
+    )

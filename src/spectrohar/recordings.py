@@ -1,0 +1,284 @@
+"""A trained model on new recordings: the `predict` rules of the workflow and `spectrohar
+predict`, which share every function here, so that a recording gives the same table either way.
+
+A recording is read and cut into windows as the windows stage does it (its checks and their
+sentences included), with the window length and sample rate of the model, any other rate
+resampled. Every complete window gets the model's predicted class and class probabilities,
+computed from the windows as the model's stores were (STFT or features, with the settings in the
+model file), the class the run's HMM smooths it to where the run has one, a non-wear flag
+(spectrohar.nonwear) and, where the recording is annotated, its label under the scheme the model
+was trained with. Per recording and calendar day, the hours of each class leave non-wear out
+(spectrohar.daily).
+"""
+
+import base64
+import dataclasses
+import html
+import io
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from spectrohar.daily import daily_summary
+from spectrohar.errors import DataError
+from spectrohar.figures import DPI, plot_timelines
+from spectrohar.hmm import HMM, contiguous_runs, load_hmm, smooth
+from spectrohar.labels import DICTIONARY, PACKAGED_DICTIONARY, labelling
+from spectrohar.layout import UNANNOTATED
+from spectrohar.models import resolve_device
+from spectrohar.nonwear import non_wear, window_statistics
+from spectrohar.predict import Loaded, load_model
+from spectrohar.report import CSS
+from spectrohar.score import score
+from spectrohar.settings import Windows
+from spectrohar.sources import checked_ids
+from spectrohar.sources.capture24 import SUFFIXES, read_recording
+from spectrohar.windows import window_recording
+
+log = logging.getLogger(__name__)
+
+PROBABILITY = "probability_"  # a table's column of each class's probability: probability_<class>
+
+
+@dataclasses.dataclass(frozen=True)
+class Predictor:
+    """A model to predict recordings with: the file it was read from, the model, the HMM that
+    smooths its predictions (None: used unsmoothed) and the device it runs on."""
+
+    model_file: str
+    model: Loaded
+    hmm: HMM | None
+    device: str
+
+
+def load_predictor(model_file, hmm_file=None, *, device="auto") -> Predictor:
+    """The model saved at `model_file` (model.pt or model.skops) on `device` (train.device's
+    choices), smoothed by the HMM the smooth rule saved at `hmm_file` if one is given."""
+    resolved = resolve_device(device)
+    # One thread: a forest sums its trees' probabilities in one order, so that the workflow and
+    # the command give the same numbers whatever threads they have.
+    model = load_model(model_file, resolved, threads=1)
+    hmm = (
+        None
+        if hmm_file is None
+        else load_hmm(hmm_file, model.classes, model.window_length_s, model_file)
+    )
+    return Predictor(str(model_file), model, hmm, str(resolved))
+
+
+def recording_name(path) -> str:
+    """A recording's name: its file's name without .csv.gz or .csv, checked as a source
+    folder's ids are (the workflow's recordings are named so)."""
+    name = Path(path).name
+    for suffix in SUFFIXES:
+        if name.endswith(suffix) and name != suffix:
+            return checked_ids([name.removesuffix(suffix)], path)[0]
+    raise DataError(f"{path}: is no recording file (<name>.csv.gz or <name>.csv)")
+
+
+def label_dictionary(labels, recording) -> str:
+    """The dictionary that labels a recording's annotations, chosen as the workflow chooses a
+    source's: the model's `labels.dictionary` where it was set, else the recording's folder's
+    annotation-label-dictionary.csv, else Capture-24's packaged one."""
+    if labels.dictionary:
+        if not Path(labels.dictionary).is_file():
+            raise DataError(
+                f"{recording}: its annotations are labelled with the model's dictionary "
+                f"{labels.dictionary}, which does not exist here"
+            )
+        return labels.dictionary
+    beside = Path(recording).parent / DICTIONARY
+    return str(beside if beside.is_file() else PACKAGED_DICTIONARY)
+
+
+def predict_recording(recording, predictor: Predictor, *, unit, nonwear) -> pd.DataFrame:
+    """One recording file's table: a row per complete window with its `window_start`, `label`
+    (None where unannotated, or where the dictionary lacks the annotation), `predicted` class,
+    `smoothed` class (with an HMM only), `non_wear` flag under the `nonwear` rule and each
+    class's probability; accelerations read in `unit`. The attributes say what made it."""
+    model = predictor.model
+    length_s = model.window_length_s
+    if (nonwear.step_minutes * 60) % length_s:
+        raise DataError(
+            f"{predictor.model_file}: its {length_s:g} s windows do not fill the non-wear rule's "
+            f"{nonwear.step_minutes}-minute blocks evenly (config nonwear.step_minutes)"
+        )
+    windows = Windows(length_s=length_s, sample_rate=model.sample_rate, resample=True, unit=unit)
+    ds = window_recording(recording, *read_recording(recording), windows)
+    if not ds.sizes["window"]:
+        raise DataError(
+            f"{recording}: has no complete {length_s:g} s window of finite samples, the windows "
+            f"that the model in {predictor.model_file} takes"
+        )
+    acceleration = ds.acceleration.values
+    start = ds.window_start.values
+    probabilities = model.predict_windows(acceleration)
+    non_finite = ~np.isfinite(probabilities).all(axis=1)
+    if non_finite.any():  # argmax would quietly predict the first class
+        raise DataError(
+            f"{recording}: the model in {predictor.model_file} gives non-finite probabilities "
+            f"for {non_finite.sum()} of {len(probabilities)} windows (the first at "
+            f"{pd.Timestamp(start[non_finite][0])})"
+        )
+    annotation = ds.annotation.values.astype(object)
+    label = np.full(len(annotation), None, dtype=object)
+    if (annotation != UNANNOTATED).any():
+        # An annotation the dictionary lacks leaves its window unlabelled (logged), not unread.
+        labels = dataclasses.replace(model.labels, unknown="drop")
+        label = labelling(label_dictionary(model.labels, recording), labels)(annotation)
+    classes = np.asarray(model.classes, dtype=object)
+    table = pd.DataFrame(
+        {
+            "window_start": start,
+            "label": label,
+            "predicted": classes[probabilities.argmax(axis=1)],
+        }
+    )
+    if predictor.hmm is not None:
+        runs = contiguous_runs(np.zeros(len(start)), start, length_s)
+        table["smoothed"] = smooth(predictor.hmm, table.predicted, runs)
+    table["non_wear"] = non_wear(window_statistics(acceleration), start, length_s, nonwear)
+    for i, cls in enumerate(classes):
+        table[f"{PROBABILITY}{cls}"] = probabilities[:, i]
+    table.attrs = {  # kept in the parquet file
+        "recording": str(recording),
+        "model": predictor.model_file,
+        "smoothing": "none" if predictor.hmm is None else "hmm",
+        "device": predictor.device,
+        "window_length_s": length_s,
+        "sample_rate": model.sample_rate,
+        "time_zone": ds.attrs["time_zone"],
+        "nonwear": dataclasses.asdict(nonwear),
+        "label_scheme": model.labels.scheme,
+    }
+    return table
+
+
+def activity(table) -> pd.Series:
+    """Each window's class in a recording's table: the smoothed one where there is one."""
+    return table["smoothed" if "smoothed" in table else "predicted"]
+
+
+def summarise(tables, summary, metrics, page) -> None:
+    """From the recordings' tables (name: parquet path): `summary`, a CSV row per recording and
+    calendar day (daily.daily_summary: hours of each class, non-wear, no data, complete);
+    `metrics`, JSON of score.score of each annotated recording's labelled windows by name; and
+    `page`, HTML with each recording's timeline of each day and its daily totals."""
+    days, scores, sections = [], {}, []
+    for name, path in tables.items():
+        table = pd.read_parquet(path)
+        attrs = table.attrs
+        classes = [c.removeprefix(PROBABILITY) for c in table.columns if c.startswith(PROBABILITY)]
+        length_s, state = attrs["window_length_s"], activity(table)
+        day = daily_summary(table.window_start, length_s, state, table.non_wear, classes, name)
+        days.append(day)
+        labelled = table.label.notna()
+        if labelled.any():
+            scores[name] = score(
+                table[labelled].assign(participant=name, predicted=state[labelled])
+            )
+        figure = plot_timelines(
+            table.window_start,
+            length_s,
+            state,
+            table.non_wear,
+            classes,
+            f"{name}: {attrs['recording']}",
+        )
+        sections.append(_recording_html(name, table, day, figure, scores.get(name)))
+    pd.concat(days, ignore_index=True).to_csv(summary, index=False)
+    Path(metrics).write_text(json.dumps(scores, indent=2))
+    rule = attrs["nonwear"]
+    smoothing = " smoothed by its HMM" if attrs["smoothing"] == "hmm" else ""
+    title = f"spectrohar predictions: {len(tables)} recordings"
+    esc = html.escape
+    Path(page).write_text(
+        f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{esc(title)}</title><style>{CSS}</style></head>
+<body><h1>{esc(title)}</h1>
+<p>The model in <code>{esc(attrs["model"])}</code>{smoothing}, on every complete
+{attrs["window_length_s"]:g} s window. Non-wear by van Hees et al. (2013) as GGIR applies it: an
+axis is still over {rule["window_minutes"]} minutes when its standard deviation is below
+{rule["std_mg"]:g} mg and its range below {rule["range_mg"]:g} mg; a {rule["step_minutes"]}-minute
+block with {rule["axes_still"]} still axes is non-wear, left out of the hours of each class. A day
+is complete with 21 h worn and recorded (<code>{esc(str(summary))}</code>).</p>
+{"".join(sections)}
+</body></html>
+""",
+        encoding="utf-8",
+    )
+
+
+def _recording_html(name, table, days, figure, scores) -> str:
+    """A recording's part of the page: what it is, its timeline, its daily totals."""
+    png = io.BytesIO()
+    figure.savefig(png, format="png", dpi=DPI)
+    image = base64.b64encode(png.getvalue()).decode("ascii")
+    attrs = table.attrs
+    kappa = (
+        ""
+        if scores is None
+        else f"; against its annotations ({scores['n_windows']} labelled windows, scheme "
+        f"{html.escape(attrs['label_scheme'])}): kappa {scores['kappa']:.3f}, macro F1 "
+        f"{scores['macro_f1']:.3f}"
+    )
+    totals = days.drop(columns="recording").to_html(index=False, float_format="{:.2f}".format)
+    return (
+        f"<h2>{html.escape(name)}</h2><p><code>{html.escape(attrs['recording'])}</code>: "
+        f"{len(table)} windows, {int(table.non_wear.sum())} of them non-wear, times "
+        f"{html.escape(attrs['time_zone'])}{kappa}</p>"
+        f'<figure><img alt="timeline of {html.escape(name)}" '
+        f'src="data:image/png;base64,{image}"></figure>{totals}'
+    )
+
+
+def predict_files(recordings, output, *, model_file, hmm_file, unit, nonwear, device) -> None:
+    """`spectrohar predict`: each of the `recordings` files -> `output`/<name>.parquet, then
+    summary.csv, metrics.json and report.html there (summarise), as the workflow's rules."""
+    names = {}
+    for recording in recordings:
+        name = recording_name(recording)
+        if name in names:
+            raise DataError(
+                f"{names[name]} and {recording} are both named {name!r}: their tables would "
+                f"both be {Path(output) / name}.parquet"
+            )
+        names[name] = recording
+    predictor = load_predictor(model_file, hmm_file, device=device)
+    Path(output).mkdir(parents=True, exist_ok=True)
+    tables = {name: Path(output) / f"{name}.parquet" for name in names}
+    for name, recording in tqdm(names.items(), desc="recordings", unit="recording"):
+        table = predict_recording(recording, predictor, unit=unit, nonwear=nonwear)
+        table.to_parquet(tables[name], index=False)
+    summarise(tables, *(Path(output) / name for name in OUTPUTS))
+
+
+# What summarise writes beside the tables, in the order of its arguments.
+OUTPUTS = ("summary.csv", "metrics.json", "report.html")
+
+
+def build(recording, table, *, model_file, hmm_file, predict, nonwear, train) -> None:
+    """The predict_recording rule: one recording's table, with the model in `model_file` (and
+    the HMM in `hmm_file`, None: unsmoothed) on the `train` settings' device, accelerations in
+    the `predict` settings' unit, non-wear by the `nonwear` rule."""
+    predictor = load_predictor(model_file, hmm_file, device=train.device)
+    predict_recording(recording, predictor, unit=predict.unit, nonwear=nonwear).to_parquet(
+        table, index=False
+    )
+
+
+def select_run(runs, selected) -> None:
+    """The select_model rule: of `runs` ("model/smoothing": its predictions table), the one with
+    the best kappa on the validation participants (the first of equals), written to `selected`
+    as JSON with each run's validation kappa."""
+    kappa = {}
+    for run, path in runs.items():
+        table = pd.read_parquet(path)
+        kappa[run] = float(score(table[table.set == "validation"])["kappa"])
+    best = max(kappa, key=kappa.get)
+    log.info("validation kappa per run: %s; selected %s", kappa, best)
+    Path(selected).write_text(json.dumps({"run": best, "validation_kappa": kappa}, indent=2))

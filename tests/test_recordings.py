@@ -1,0 +1,382 @@
+"""A trained model on new recordings: `snakemake predict` and `spectrohar predict`.
+
+The quick tests use an untrained network saved as the train rule saves one, with settings of its
+own (10 s windows at 50 Hz, a 60-sample STFT), so that what is read from the model file shows.
+The workflow tests train test_workflow's small models once and predict a two-day, 80 Hz
+recording without annotations and an annotated synthetic one."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.signal
+import skops.io
+import torch
+import yaml
+from conftest import REPO
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.metrics import cohen_kappa_score
+from test_own_data import write_csv
+from test_workflow import SMALL, TEST, snakemake
+
+from spectrohar import synthetic
+from spectrohar.cli import main
+from spectrohar.errors import DataError
+from spectrohar.features import FEATURES, window_features
+from spectrohar.labels import PACKAGED_DICTIONARY, read_dictionary
+from spectrohar.models import build_model
+from spectrohar.nonwear import NonWearRule
+from spectrohar.settings import Synthetic, Windows
+from spectrohar.sources import capture24
+
+CLASSES = ["sleep", "walking"]
+STFT = {"n_fft": 60, "hop_length": 24, "window": "hann", "channels": ["x", "y", "z"]}
+RATE, WINDOW_S = 50, 10  # the model's windows
+
+
+@pytest.fixture
+def network(tmp_path):
+    """An untrained CNN saved as the train rule saves one, and the network itself."""
+    torch.manual_seed(0)
+    model = build_model("cnn", len(CLASSES), 3, width=4).eval()
+    path = tmp_path / "model.pt"
+    torch.save(
+        {
+            "model_settings": {"name": "cnn", "options": {"width": 4}},
+            "weights": model.state_dict(),
+            "classes": CLASSES,
+            "in_channels": 3,
+            "spectrogram": {
+                **STFT,
+                "sample_rate": RATE,
+                "window_length_s": WINDOW_S,
+                "dtype": "float32",
+            },
+            "labels": {"scheme": "Walmsley2020", "dictionary": None, "unknown": "error"},
+        },
+        path,
+    )
+    return path, model
+
+
+def moving(seconds, rate, rng):
+    """Wrist acceleration (g): gravity on z, a 2 Hz swing on every axis, noise."""
+    t = np.arange(round(seconds * rate)) / rate
+    swing = 0.3 * np.sin(2 * np.pi * 2 * t + rng.uniform(0, 2 * np.pi, (3, 1))).T
+    return swing + [0, 0, 1] + rng.normal(0, 0.02, (len(t), 3))
+
+
+def predict_cli(recordings, model, output, *extra):
+    arguments = [*recordings, "--model", model, "--output", output, *extra]
+    main(["predict", *map(str, arguments)])
+    return output
+
+
+def test_each_window_is_predicted_from_the_stft_the_model_file_names(tmp_path, network, rng):
+    path, model = network
+    acceleration = moving(95, RATE, rng).round(4)  # 9 complete 10 s windows, 5 s left over
+    dictionary = read_dictionary(PACKAGED_DICTIONARY)
+    annotations = dictionary.index[:2]  # the first window of one, the rest of the other
+    annotation = np.where(np.arange(len(acceleration)) < WINDOW_S * RATE, *annotations)
+    write_csv(tmp_path / "wrist.csv", "2024-03-01 10:00", acceleration, annotation, rate=RATE)
+    out = predict_cli([tmp_path / "wrist.csv"], path, tmp_path / "out")
+    table = pd.read_parquet(out / "wrist.parquet")
+
+    starts = pd.date_range("2024-03-01 10:00", periods=9, freq=f"{WINDOW_S}s")
+    np.testing.assert_array_equal(table.window_start, starts)
+    # scipy's own STFT of each window, scaled by 1/sum(window), without padding.
+    windows = acceleration[: 9 * WINDOW_S * RATE].reshape(9, WINDOW_S * RATE, 3).transpose(0, 2, 1)
+    _, _, stft = scipy.signal.stft(
+        windows.astype(np.float32),
+        window="hann",
+        nperseg=60,
+        noverlap=60 - 24,
+        boundary=None,
+        padded=False,
+    )
+    with torch.no_grad():
+        expected = model(torch.from_numpy(np.log(np.abs(stft) + 1e-16).astype(np.float32)))
+    probabilities = table[[f"probability_{c}" for c in CLASSES]].to_numpy()
+    np.testing.assert_allclose(probabilities, expected.softmax(1).numpy(), rtol=1e-4, atol=1e-6)
+    assert (table.predicted == np.array(CLASSES)[probabilities.argmax(1)]).all()
+    assert "smoothed" not in table and not table.non_wear.any()  # 95 s: no hour to judge
+    labels = dictionary["label:Walmsley2020"][annotations].tolist()
+    assert table.label.tolist() == labels[:1] + labels[1:] * 8
+    metrics = json.loads((out / "metrics.json").read_text())["wrist"]
+    assert metrics["n_windows"] == 9
+    assert metrics["kappa"] == pytest.approx(cohen_kappa_score(table.label, table.predicted))
+
+
+def test_a_forest_predicts_from_the_features_of_the_windows_its_file_names(tmp_path, rng):
+    n_features = len(FEATURES)
+    forest = RandomForestClassifier(n_estimators=5, random_state=0)
+    forest.fit(rng.normal(size=(40, n_features)), np.repeat(CLASSES, 20))
+    path = tmp_path / "model.skops"
+    skops.io.dump(
+        {
+            "model": forest,
+            "classes": CLASSES,
+            "windows": {"window_length_s": WINDOW_S, "sample_rate": RATE},
+            "features": list(FEATURES),
+            "labels": {"scheme": "Walmsley2020", "dictionary": None, "unknown": "error"},
+        },
+        path,
+    )
+    acceleration = moving(95, RATE, rng).round(4)
+    write_csv(tmp_path / "wrist.csv", "2024-03-01 10:00", acceleration, rate=RATE)
+    table = pd.read_parquet(predict_cli([tmp_path / "wrist.csv"], path, tmp_path) / "wrist.parquet")
+    windows = acceleration[: 9 * WINDOW_S * RATE].reshape(9, WINDOW_S * RATE, 3)
+    expected = forest.predict_proba(window_features(windows.astype(np.float32), RATE))
+    probabilities = table[[f"probability_{c}" for c in CLASSES]].to_numpy()
+    np.testing.assert_array_equal(probabilities, expected)
+    assert len(table) == 9 and table.label.isna().all()
+
+
+def last_line(capsys) -> str:
+    """The last line on stderr, after the progress bar's."""
+    return capsys.readouterr().err.splitlines()[-1]
+
+
+def windows_stage_error(path) -> str:
+    """The windows stage's sentence for the recording at `path` (100 Hz windows, resampled)."""
+    with pytest.raises(DataError) as error:
+        capture24.read({"recording": str(path)}, "p", Windows(30, 100, True, "g"))
+    return str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("time,x,y\n2024-03-01 10:00:00.000,0,0,1\n", "no column 'z' in the header"),
+        (
+            "time,x,y,z\n2024-03-01 10:00:00.000,0,0,1\n2024-03-01 09:59:59.980,0,0,1\n"
+            "2024-03-01 10:00:00.020,0,0,1\n",
+            "timestamp 2024-03-01T09:59:59.980000000 is before the one before",
+        ),
+        ("time,x,y,z\n2024-03-01 10:00:00.000,0,0,1\n", "has 1 rows, too few"),
+    ],
+)
+def test_bad_input_gets_the_windows_stage_sentence(tmp_path, network, capsys, text, reason):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(text)
+    expected = windows_stage_error(bad)
+    assert expected.startswith(f"{bad}: ") and reason in expected
+    with pytest.raises(SystemExit) as stopped:
+        predict_cli([bad], network[0], tmp_path / "out")
+    assert stopped.value.code == 1
+    assert last_line(capsys) == f"spectrohar: {expected}"
+
+
+def test_a_recording_the_model_cannot_take_is_refused_naming_it(tmp_path, network, rng, capsys):
+    short = tmp_path / "short.csv.gz"
+    write_csv(short, "2024-03-01 10:00", moving(8, RATE, rng), rate=RATE)  # under one window
+    with pytest.raises(SystemExit):
+        predict_cli([short], network[0], tmp_path / "out")
+    assert last_line(capsys) == (
+        f"spectrohar: {short}: has no complete 10 s window of finite samples, the windows that "
+        f"the model in {network[0]} takes"
+    )
+    notes = tmp_path / "notes.txt"
+    with pytest.raises(SystemExit):
+        predict_cli([notes], network[0], tmp_path / "out")
+    assert last_line(capsys) == (
+        f"spectrohar: {notes}: is no recording file (<name>.csv.gz or <name>.csv)"
+    )
+    hmm = tmp_path / "hmm.json"
+    three = ["sleep", "sitting", "walking"]
+    uniform = (np.ones((3, 3)) / 3).tolist()
+    hmm.write_text(
+        json.dumps(
+            {"classes": three, "window_length_s": 30, "start": [1 / 3] * 3}
+            | {"transition": uniform, "emission": uniform}
+        )
+    )
+    with pytest.raises(SystemExit):
+        predict_cli([short], network[0], tmp_path / "out", "--hmm", str(hmm))
+    assert last_line(capsys) == (
+        f"spectrohar: {hmm}: is an HMM over the classes sleep, sitting, walking of 30 s windows, "
+        f"not over those of the model in {network[0]} (sleep, walking of 10 s windows)"
+    )
+
+
+# The workflow: test_workflow's small models, then `snakemake predict` on two recordings.
+START = pd.Timestamp("2024-03-01 21:00")  # a Friday evening, to 03:00 on Saturday
+HOURS = 6
+STILL = (pd.Timestamp("2024-03-01 22:00"), pd.Timestamp("2024-03-02 00:30"))  # on a table
+WRIST_RATE = 80
+
+
+def wrist(path, rng):
+    """Six hours at 80 Hz (and the sample that ends the last window), time,x,y,z only: moving
+    but for 2.5 h lying still over midnight."""
+    acceleration = moving(HOURS * 3600 + 1 / WRIST_RATE, WRIST_RATE, rng)
+    time = START + pd.to_timedelta(np.arange(len(acceleration)) / WRIST_RATE, "s")
+    still = (time >= STILL[0]) & (time < STILL[1])
+    acceleration[still] = [0.05, -0.1, 0.99] + rng.normal(0, 0.002, (still.sum(), 3))
+    write_csv(path, START, acceleration.round(4), rate=WRIST_RATE)
+
+
+@pytest.fixture(scope="module")
+def predicted(small_run, tmp_path_factory):
+    """A copy of the small run's folder after `snakemake predict` with predict.model best, on
+    recordings/: wrist.csv.gz and annotated.csv.gz (a synthetic participant's hour at 100 Hz)."""
+    folder = tmp_path_factory.mktemp("predict") / "run"
+    shutil.copytree(small_run, folder, ignore=shutil.ignore_patterns(".snakemake"))
+    recordings = folder / "recordings"
+    recordings.mkdir()
+    wrist(recordings / "wrist.csv.gz", np.random.default_rng(5))
+    synthetic.write_recording(recordings / "annotated.csv.gz", "P999", Synthetic(8, 1, 11))
+    config = {**SMALL, "predict": {"recordings": "recordings", "unit": "g", "model": "best"}}
+    (folder / "small.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(folder, "--cores", "2", "predict")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    return folder
+
+
+def outputs(folder):
+    table = pd.read_parquet(folder / "wrist.parquet")
+    summary = pd.read_csv(folder / "summary.csv", parse_dates=["date"])
+    return table, summary
+
+
+@pytest.mark.slow
+def test_every_complete_window_has_a_prediction_and_the_still_stretch_is_non_wear(predicted):
+    table, summary = outputs(predicted / "results" / "predict")
+    starts = pd.date_range(START, periods=HOURS * 120, freq="30s")
+    np.testing.assert_array_equal(table.window_start, starts)
+    probabilities = table.filter(like="probability_")
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
+    assert table.label.isna().all()
+    still = (table.window_start >= STILL[0]) & (table.window_start < STILL[1])
+    assert table.non_wear.tolist() == still.tolist()
+
+    wrist = summary[summary.recording == "wrist"]
+    assert wrist.date.tolist() == [pd.Timestamp("2024-03-01"), pd.Timestamp("2024-03-02")]
+    hours = wrist.filter(like="hours_")
+    np.testing.assert_allclose(hours.sum(axis=1), 24)
+    worn = hours.drop(columns=["hours_non_wear", "hours_no_data"]).sum(axis=1)
+    np.testing.assert_allclose(worn + wrist.hours_non_wear, [3, 3])  # 21:00-24:00, 00:00-03:00
+    np.testing.assert_allclose(wrist.hours_non_wear, [2, 0.5])
+    assert not wrist.complete.any()
+
+
+@pytest.mark.slow
+def test_an_annotated_recording_is_scored_against_its_labels(predicted):
+    results = predicted / "results" / "predict"
+    table = pd.read_parquet(results / "annotated.parquet")
+    # The tutorial's windows: 30 s from the first sample, the mode of the annotations (NA too).
+    samples = pd.read_csv(predicted / "recordings" / "annotated.csv.gz", parse_dates=["time"])
+    mode = samples.set_index("time").annotation.resample("30s", origin="start")
+    annotation = mode.agg(lambda a: a.mode(dropna=False).iloc[0] if len(a) == 3000 else "cut")
+    annotation = annotation[annotation != "cut"]
+    np.testing.assert_array_equal(table.window_start, annotation.index)
+    scheme = read_dictionary(PACKAGED_DICTIONARY)["label:Willetts2018"]
+    expected = [scheme[a] if isinstance(a, str) else "" for a in annotation]
+    assert table.label.fillna("").tolist() == expected
+    state = table["smoothed" if "smoothed" in table else "predicted"]
+    labelled = table.label.notna()
+    metrics = json.loads((results / "metrics.json").read_text())
+    assert set(metrics) == {"annotated"}
+    assert metrics["annotated"]["n_windows"] == labelled.sum()
+    kappa = cohen_kappa_score(table.label[labelled], state[labelled])
+    assert metrics["annotated"]["kappa"] == pytest.approx(kappa)
+
+
+@pytest.mark.slow
+def test_the_page_has_a_timeline_per_recording_with_its_days(predicted):
+    page = (predicted / "results" / "predict" / "report.html").read_text()
+    assert page.count('src="data:image/png;base64,') == 2
+    assert "<h2>wrist</h2>" in page and "<h2>annotated</h2>" in page
+    assert "2024-03-01" in page and "2024-03-02" in page
+    assert "van Hees et al. (2013)" in page
+
+
+@pytest.mark.slow
+def test_the_best_run_is_chosen_on_the_validation_participants(predicted):
+    selected = json.loads((predicted / "results" / "selected.json").read_text())
+    kappa = {}
+    for run in ("cnn/none", "cnn/hmm", "forest/none", "forest/hmm"):
+        table = pd.read_parquet(predicted / "results" / run / "predictions.parquet")
+        validation = table[table.set == "validation"]
+        kappa[run] = cohen_kappa_score(validation.label, validation.predicted)
+    assert selected["validation_kappa"] == pytest.approx(kappa)
+    assert selected["run"] == max(kappa, key=kappa.get)
+    table = pd.read_parquet(predicted / "results" / "predict" / "wrist.parquet")
+    assert ("smoothed" in table) == selected["run"].endswith("/hmm")
+
+
+@pytest.mark.slow
+def test_the_command_gives_the_workflows_predictions(predicted, tmp_path):
+    assert yaml.safe_load((REPO / "config.yaml").read_text())["nonwear"] == vars(NonWearRule())
+    run = json.loads((predicted / "results" / "selected.json").read_text())["run"]
+    model, smoothing = run.split("/")
+    files = {"cnn": "model.pt", "forest": "model.skops"}
+    hmm = (
+        ["--hmm", predicted / "results" / model / "hmm" / "hmm.json"] if smoothing == "hmm" else []
+    )
+    recording = predicted / "recordings" / "wrist.csv.gz"
+    out = predict_cli([recording], predicted / "results" / model / files[model], tmp_path, *hmm)
+    table, summary = outputs(out)
+    expected, expected_summary = outputs(predicted / "results" / "predict")
+    pd.testing.assert_frame_equal(table, expected, check_exact=False, rtol=1e-5)
+    expected_summary = expected_summary[expected_summary.recording == "wrist"]
+    pd.testing.assert_frame_equal(summary, expected_summary.reset_index(drop=True))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("model", "file"), [("cnn", "model.pt"), ("forest", "model.skops")])
+def test_a_test_participants_recording_gets_its_evaluation_probabilities(
+    predicted, tmp_path, model, file
+):
+    """The model's windows, inputs and labels from its file: the same numbers as evaluation."""
+    participant = TEST[0]
+    recording = predicted / "resources" / "synthetic" / f"{participant}.csv.gz"
+    out = predict_cli([recording], predicted / "results" / model / file, tmp_path)
+    table = pd.read_parquet(out / f"{participant}.parquet").set_index("window_start")
+    evaluated = pd.read_parquet(predicted / "results" / model / "none" / "predictions.parquet")
+    evaluated = evaluated[evaluated.participant == participant].set_index("window_start")
+    assert len(evaluated) > 0 and evaluated.index.isin(table.index).all()
+    mine = table.loc[evaluated.index]
+    assert mine.label.tolist() == evaluated.label.tolist()
+    columns = evaluated.filter(like="probability_").columns
+    np.testing.assert_allclose(mine[columns], evaluated[columns], rtol=1e-4, atol=1e-6)
+    assert table.label.isna().sum() == len(table) - len(evaluated)
+
+
+@pytest.mark.slow
+def test_a_model_file_trains_nothing_and_bad_input_gets_the_windows_stage_sentence(
+    predicted, tmp_path, monkeypatch
+):
+    shutil.copy(REPO / "config.yaml", tmp_path)
+    shutil.copy(predicted / "results" / "cnn" / "model.pt", tmp_path / "model.pt")
+    predict = {"recordings": "recordings", "unit": "g", "model": "model.pt"}
+    (tmp_path / "small.yaml").write_text(yaml.safe_dump({"predict": predict}))
+    bad = tmp_path / "recordings" / "bad.csv"
+    bad.parent.mkdir()
+    bad.write_text("time,x,y\n2024-03-01 10:00:00.000,0,0,1\n")
+    result = snakemake(tmp_path, "--cores", "1", "predict")
+    assert result.returncode != 0
+    monkeypatch.chdir(tmp_path)  # the rule names the recording as predict.recordings does
+    assert f"spectrohar: {windows_stage_error(Path('recordings/bad.csv'))}\n" in result.stderr
+
+    bad.unlink()
+    shutil.copy(predicted / "recordings" / "wrist.csv.gz", bad.parent)
+    result = snakemake(tmp_path, "--cores", "2", "predict")
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert not (tmp_path / "resources").exists()  # no training data made, nothing trained
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["predict"]
+    out = predict_cli([bad.parent / "wrist.csv.gz"], tmp_path / "model.pt", tmp_path / "cli")
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(out / "wrist.parquet"),
+        pd.read_parquet(tmp_path / "results" / "predict" / "wrist.parquet"),
+        check_exact=False,
+        rtol=1e-5,
+    )
+
+    named = snakemake(tmp_path, "--dry-run", "predict", "--config", "predict={model: cnn/hmmm}")
+    assert named.returncode != 0
+    message = "config predict.model: 'cnn/hmmm' is neither best, nor a run"
+    assert message in named.stdout + named.stderr  # a dry run logs to stdout

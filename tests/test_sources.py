@@ -1,0 +1,213 @@
+"""The readers of anyone's recordings: file names, headers, time zones, processed_data's T.npy."""
+
+import dataclasses
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from conftest import write_recording
+from test_windows import START, WINDOWS, build_store, processed_data
+
+from spectrohar import settings, windows
+from spectrohar.errors import DataError
+from spectrohar.sources import capture24, npy
+
+MS = np.timedelta64(1, "ms")
+
+
+def source(folder):
+    return settings.section(
+        "source", {"kind": "capture24", "path": str(folder), "participants": [], "on_error": "stop"}
+    )
+
+
+def folder_ids(folder):
+    return capture24.participants(types.SimpleNamespace(source=source(folder)))
+
+
+def test_every_csv_and_csv_gz_is_a_recording_but_the_dictionary_and_metadata(tmp_path):
+    for name in ("P001.csv.gz", "wrist_42.csv", "site-A.P7.csv.gz", "2016-11-13.csv"):
+        (tmp_path / name).write_text(name)  # only listed, never read here
+    for name in ("annotation-label-dictionary.csv", "metadata.csv", "notes.txt", "P002.csv.bak"):
+        (tmp_path / name).write_text(f"not a recording: {name}")
+    assert folder_ids(tmp_path) == ["2016-11-13", "P001", "site-A.P7", "wrist_42"]
+
+
+def test_one_id_as_csv_and_csv_gz_is_refused_naming_both(tmp_path):
+    (tmp_path / "P001.csv").write_text("plain")
+    (tmp_path / "P001.csv.gz").write_text("compressed")
+    with pytest.raises(
+        DataError,
+        match=rf"^{tmp_path}/P001.csv and {tmp_path}/P001.csv.gz are both recordings of "
+        r"participant 'P001': remove one$",
+    ):
+        folder_ids(tmp_path)
+
+
+def test_inputs_name_whichever_file_exists(tmp_path):
+    (tmp_path / "P001.csv").write_text("plain")
+    (tmp_path / "P002.csv.gz").write_text("compressed")
+    assert capture24.inputs(source(tmp_path), "P001") == {"recording": f"{tmp_path}/P001.csv"}
+    assert capture24.inputs(source(tmp_path), "P002") == {"recording": f"{tmp_path}/P002.csv.gz"}
+    # Not there yet (a rule makes it): the compressed name.
+    assert capture24.inputs(source(tmp_path), "P003") == {"recording": f"{tmp_path}/P003.csv.gz"}
+
+
+def test_header_names_match_in_any_case_in_any_order_and_extra_columns_are_ignored(tmp_path):
+    path = tmp_path / "wrist.csv"
+    path.write_text(
+        "Index,Annotation,Z,Time,Y,X,Temperature\n"
+        "0,sleeping,1.0,2016-11-13 02:18:00.000000,0.25,-0.5,21.5\n"
+        "1,,0.75,2016-11-13 02:18:00.010000,0.125,0.5,21.5\n"
+    )
+    time, acceleration, annotation, time_zone = capture24.read_recording(path)
+    np.testing.assert_array_equal(time, [START, START + 10 * MS])
+    np.testing.assert_array_equal(acceleration, [[-0.5, 0.25, 1.0], [0.5, 0.125, 0.75]])
+    assert annotation.iloc[0] == "sleeping" and pd.isna(annotation.iloc[1])
+    assert time_zone == "as written (no offset)"
+
+
+def test_a_recording_without_annotations_is_read_as_unannotated(tmp_path, rng):
+    acceleration = rng.normal(size=(7000, 3))
+    path = write_recording(tmp_path / "P001.csv", "2016-11-13 02:18:00", acceleration, None)
+    path.write_text(
+        "\n".join(",".join(line.split(",")[:4]) for line in path.read_text().splitlines()) + "\n"
+    )
+    assert path.read_text().startswith("time,x,y,z\n")
+    time, read, annotation, _ = capture24.read_recording(path)
+    assert len(annotation) == 7000 and annotation.isna().all()
+
+    build_store(path, tmp_path / "P001.zarr", "P001")
+    ds = xr.open_zarr(tmp_path / "P001.zarr")
+    assert list(ds.annotation.values) == ["", ""]  # 7000 samples: two whole 30 s windows
+    assert ds.attrs["windows_unannotated"] == 2
+    assert ds.attrs["windows_dropped"] == {"incomplete": 1, "nan": 0, "infinite": 0}
+    assert ds.attrs["hours_recorded"] == pytest.approx(70 / 3600)
+    assert ds.attrs["hours_annotated"] == 0
+
+
+def offset_recording(path, utc, offsets, rng):
+    """A recording at the instants `utc` written as local times with their `offsets`."""
+    local = pd.DatetimeIndex(utc + offsets.astype("timedelta64[m]"))
+    signs = np.where(offsets < 0, "-", "+")
+    hours, minutes = np.divmod(np.abs(offsets), 60)
+    written = [
+        f"{t}{s}{h:02d}:{m:02d}"
+        for t, s, h, m in zip(
+            local.strftime("%Y-%m-%d %H:%M:%S.%f"), signs, hours, minutes, strict=True
+        )
+    ]
+    frame = pd.DataFrame(rng.normal(size=(len(utc), 3)) * 0.1 + [0, 0, 1], columns=list("xyz"))
+    frame.insert(0, "time", written)
+    frame["annotation"] = "sleeping"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_offsets_put_times_on_the_first_timestamps_clock_across_a_dst_change(tmp_path, rng):
+    # Berlin leaves summer time at 01:00 UTC on 2016-10-30: 02:59:59.99+02:00 is followed by
+    # 02:00:00.00+01:00. On the first timestamp's clock (+02:00) times keep increasing.
+    utc = np.datetime64("2016-10-30T00:59:00", "ns") + np.arange(12000) * 10 * MS
+    offsets = np.where(utc < np.datetime64("2016-10-30T01:00"), 120, 60)
+    path = offset_recording(tmp_path / "P001.csv", utc, offsets, rng)
+    assert "2016-10-30 02:00:00.000000+01:00" in path.read_text()
+
+    time, _, _, time_zone = capture24.read_recording(path)
+    np.testing.assert_array_equal(time, utc + np.timedelta64(2, "h"))
+    assert time_zone == "UTC+02:00 (offset of the first timestamp)"
+
+    build_store(path, tmp_path / "P001.zarr", "P001")
+    ds = xr.open_zarr(tmp_path / "P001.zarr")
+    starts = ds.window_start.values
+    np.testing.assert_array_equal(
+        starts, np.datetime64("2016-10-30T02:59:00") + np.arange(4) * np.timedelta64(30, "s")
+    )
+    assert ds.attrs["time_zone"] == "UTC+02:00 (offset of the first timestamp)"
+
+
+@pytest.mark.parametrize(
+    ("written", "expected", "time_zone"),
+    [
+        ("2016-11-13T02:18:00.000Z", "2016-11-13T02:18", "UTC"),
+        ("2016-11-13 02:18:00-0330", "2016-11-13T02:18", "UTC-03:30"),
+    ],
+    ids=["Z", "negative"],
+)
+def test_any_written_offset_is_accepted(tmp_path, written, expected, time_zone):
+    path = tmp_path / "P001.csv"
+    path.write_text(f"time,x,y,z\n{written},0,0,1\n")
+    time, _, _, read_zone = capture24.read_recording(path)
+    assert time[0] == np.datetime64(expected, "ns")
+    assert read_zone == f"{time_zone} (offset of the first timestamp)"
+
+
+def test_counts_are_the_files_before_resampling_and_gaps_are_not_recorded(tmp_path, rng):
+    # 60 s at 100 Hz, an hour's gap, 30 s more; the first 45 s annotated.
+    time = START + np.arange(9000) * 10 * MS
+    time[6000:] += np.timedelta64(1, "h")
+    path = tmp_path / "P001.csv"
+    frame = pd.DataFrame(rng.normal(size=(9000, 3)) * 0.1 + [0, 0, 1], columns=list("xyz"))
+    frame.insert(0, "time", pd.DatetimeIndex(time).strftime("%Y-%m-%d %H:%M:%S.%f"))
+    frame["annotation"] = ["a"] * 4500 + [None] * 4500
+    frame.to_csv(path, index=False)
+
+    build_store(path, tmp_path / "P001.zarr", "P001", resample=True, sample_rate=50)
+    ds = xr.open_zarr(tmp_path / "P001.zarr")
+    assert ds.attrs["rows_read"] == 9000
+    assert ds.attrs["hours_recorded"] == pytest.approx(90 / 3600)
+    assert ds.attrs["hours_annotated"] == pytest.approx(45 / 3600)
+    assert ds.acceleration.shape[1] == 1500  # cut at 50 Hz
+
+
+def test_recorded_hours_count_steps_up_to_twice_the_median():
+    # Steps 10, 15, 10, 965 (a gap: one median step), 10, and one median step after the last.
+    time = START + np.array([0, 10, 25, 35, 1000, 1010]) * MS
+    annotated = np.array([True, True, False, True, False, True])
+    recorded, annotated_hours = windows.recorded_hours(time, annotated)
+    assert recorded * 3.6e6 == pytest.approx(10 + 15 + 10 + 10 + 10 + 10)
+    assert annotated_hours * 3.6e6 == pytest.approx(10 + 15 + 10 + 10)
+
+
+def test_processed_data_cut_under_other_settings_is_refused_with_the_matching_rate(tmp_path, rng):
+    # 30 s windows of 3000 samples at 100 Hz, configured as 60 s at 50 Hz (also 3000 samples).
+    still = np.tile(np.float32([0, 0, 1]), (10, 3000, 1))
+    folder = processed_data(tmp_path, still, ["P001"] * 10, rng)
+    wrong = dataclasses.replace(WINDOWS, length_s=60, sample_rate=50)
+    with pytest.raises(
+        DataError,
+        match=rf"^{folder}/T.npy: participant 'P001''s windows start 30 s apart \(the most "
+        r"common step\), less than windows.length_s 60 s: 3000-sample windows at "
+        r"windows.sample_rate 50 Hz would overlap, which processed_data's never do; for 3000 "
+        r"samples every 30 s, set windows.sample_rate: 100 and windows.length_s: 30$",
+    ):
+        npy.window_arrays(folder, "P001", wrong)
+    npy.window_arrays(folder, "P001", WINDOWS)  # the settings that describe them
+
+
+def test_a_repeated_start_is_refused_naming_the_participant_and_time(tmp_path, rng):
+    folder = processed_data(
+        tmp_path, np.zeros((6, 3000, 3), np.float32), ["P001"] * 3 + ["P002"] * 3, rng
+    )
+    start = np.load(folder / "T.npy")
+    start[5] = start[3]  # P002's third window starts with its first
+    np.save(folder / "T.npy", start)
+    with pytest.raises(
+        DataError,
+        match=rf"^{folder}/T.npy: participant 'P002' has two windows starting at "
+        r"2016-11-13T02:19:30.000000000 \(1 repeated starts\)",
+    ):
+        npy.read_processed(folder, WINDOWS)
+
+
+def test_processed_data_hours_are_the_union_of_its_windows(tmp_path, rng):
+    # Starts (s, in any order) 0, 30, 60, 90, 100 and, after a gap, 300: the modal step is the
+    # window length, so gaps and one overlap pass; covered: 0-130 and 300-330, 160 s.
+    seconds = np.array([90, 0, 300, 60, 100, 30])
+    still = np.tile(np.float32([0, 0, 1]), (6, 3000, 1))
+    folder = processed_data(tmp_path, still, ["P1"] * 6, rng)
+    np.save(folder / "T.npy", START + seconds * np.timedelta64(1, "s"))
+    ds = npy.window_arrays(folder, "P1", WINDOWS)
+    assert ds.attrs["hours_recorded"] == ds.attrs["hours_annotated"] == pytest.approx(160 / 3600)
+    assert ds.attrs["rows_read"] == 6

@@ -1,0 +1,23 @@
+# A model's predictions for every validation and test window, in one table.
+
+
+rule evaluate:
+    input:
+        stores=lambda wildcards: STORES[wildcards.model],
+        split="results/split.csv",
+        dictionary=DICTIONARY,
+        model=lambda wildcards: MODEL_FILES[wildcards.model],
+    output:
+        predictions="results/{model}/none/predictions.parquet",
+    params:
+        train=config["train"],
+        labels=config["labels"],
+    log:
+        "logs/evaluate/{model}.log",
+    benchmark:
+        "logs/benchmarks/evaluate/{model}.tsv"
+    threads: THREADS
+    resources:
+        mem_mb=4000,  # models.CACHE_FRACTION of it for the sets held in memory
+    script:
+        "../scripts/evaluate.py"

@@ -1,0 +1,24 @@
+# A model's predictions smoothed by a hidden Markov model over each participant's consecutive
+# windows: transitions from the training participants' labels, emissions from the validation
+# participants' predictions; the test participants are only decoded.
+
+
+rule smooth:
+    input:
+        predictions="results/{model}/none/predictions.parquet",
+        windows=WINDOWS,
+        split="results/split.csv",
+        dictionary=DICTIONARY,
+    output:
+        predictions="results/{model}/hmm/predictions.parquet",
+        hmm="results/{model}/hmm/hmm.json",
+    params:
+        labels=config["labels"],
+    log:
+        "logs/smooth/{model}.log",
+    benchmark:
+        "logs/benchmarks/smooth/{model}.tsv"
+    resources:
+        mem_mb=2000,
+    script:
+        "../scripts/smooth.py"

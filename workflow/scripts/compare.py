@@ -1,0 +1,10 @@
+from spectrohar import comparison
+from spectrohar.log import run_logged
+
+run_logged(
+    snakemake.log[0],
+    comparison.build,
+    metrics=list(snakemake.input.metrics),
+    runs=snakemake.params.runs,
+    table=snakemake.output[0],
+)

@@ -1,0 +1,14 @@
+from spectrohar import hmm, settings
+from spectrohar.log import run_logged
+
+run_logged(
+    snakemake.log[0],
+    hmm.build,
+    predictions=snakemake.input.predictions,
+    window_stores=list(snakemake.input.windows),
+    split_table=snakemake.input.split,
+    dictionary=snakemake.input.dictionary,
+    smoothed=snakemake.output.predictions,
+    hmm_file=snakemake.output.hmm,
+    **settings.sections(snakemake.params),
+)
