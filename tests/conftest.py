@@ -39,3 +39,19 @@ def small_run(tmp_path_factory):
     result = snakemake(folder, "--cores", "2")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     return folder
+
+
+@pytest.fixture
+def cache_pools(monkeypatch):
+    """The thread counts of the cache reader's pools, each appended as a pool is made."""
+    from spectrohar import cache
+
+    pools = []
+
+    class Recorded(cache.ThreadPoolExecutor):
+        def __init__(self, max_workers=None, *args, **kwargs):
+            pools.append(max_workers)
+            super().__init__(max_workers, *args, **kwargs)
+
+    monkeypatch.setattr(cache, "ThreadPoolExecutor", Recorded)
+    return pools

@@ -23,7 +23,7 @@ from test_train import (
     write_inputs,
 )
 
-from spectrohar import cache, predict
+from spectrohar import predict
 from spectrohar.errors import DataError
 from spectrohar.labels import labelling
 from spectrohar.models import build_model
@@ -85,18 +85,10 @@ def test_the_validation_and_test_windows_are_predicted(trained, tmp_path):
     np.testing.assert_allclose(table[probabilities].to_numpy(), expected, rtol=1e-4, atol=1e-6)
 
 
-def test_the_cnn_loader_reads_a_set_on_the_rules_threads(trained, tmp_path, monkeypatch):
+def test_the_cnn_loader_reads_a_set_on_the_rules_threads(trained, tmp_path, cache_pools):
     labels, x, (stores, split, dictionary) = trained
     # More threads than the machine's CPUs: the cache must take the rule's, not count its own.
     threads = len(os.sched_getaffinity(0)) + 1
-    pools = []
-
-    class Recorded(cache.ThreadPoolExecutor):
-        def __init__(self, max_workers=None, *args, **kwargs):
-            pools.append(max_workers)
-            super().__init__(max_workers, *args, **kwargs)
-
-    monkeypatch.setattr(cache, "ThreadPoolExecutor", Recorded)
     loaded = predict.LOADERS["cnn"](tmp_path / "model.pt", torch.device("cpu"), threads)
     assert loaded.classes == CLASSES
     # The windows and the labels it was trained on: the stores' and the train rule's.
@@ -104,7 +96,7 @@ def test_the_cnn_loader_reads_a_set_on_the_rules_threads(trained, tmp_path, monk
     assert loaded.labels == sections()["labels"]
     label = labelling(dictionary, sections()["labels"])
     coords, probabilities = loaded.predict_set(stores, split, "test", label, 0)
-    assert pools and set(pools) == {threads}
+    assert cache_pools and set(cache_pools) == {threads}
     rows = np.flatnonzero(PARTICIPANTS == "P101")
     assert coords.participant.values.tolist() == ["P101"] * len(rows)
     assert (pd.DatetimeIndex(coords.window_start.values) == STARTS[rows]).all()

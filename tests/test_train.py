@@ -14,7 +14,7 @@ import pytest
 import torch
 from test_cache import as_labels, participant_stores, spectrogram_store
 
-from spectrohar import cache, settings, train
+from spectrohar import settings, train
 from spectrohar.cache import Spectrograms
 from spectrohar.errors import DataError
 from spectrohar.labels import labelling
@@ -386,20 +386,12 @@ def test_the_splits_budget_is_a_part_of_the_rules_memory(inputs):
         assert training.in_memory == held
 
 
-def test_the_rules_options_and_threads_reach_the_model_and_the_cache(inputs, tmp_path, monkeypatch):
+def test_the_rules_options_and_threads_reach_the_model_and_the_cache(inputs, tmp_path, cache_pools):
     # More threads than the machine's CPUs: the cache must take the rule's, not count its own.
     threads = len(os.sched_getaffinity(0)) + 1
-    pools = []
-
-    class Recorded(cache.ThreadPoolExecutor):
-        def __init__(self, max_workers=None, *args, **kwargs):
-            pools.append(max_workers)
-            super().__init__(max_workers, *args, **kwargs)
-
-    monkeypatch.setattr(cache, "ThreadPoolExecutor", Recorded)
     train_here(inputs, tmp_path, threads=threads, max_epochs=1)
     # Both splits streamed (memory_mb 0): the training and the validation reads, all on them.
-    assert len(pools) >= 2 and set(pools) == {threads}
+    assert len(cache_pools) >= 2 and set(cache_pools) == {threads}
     saved = torch.load(tmp_path / "model.pt", weights_only=True)
     assert saved["model_settings"] == {"name": "cnn", "options": MODEL}
     assert saved["classes"] == CLASSES
