@@ -1,11 +1,14 @@
 import numpy as np
 import pytest
+import skops.io
 import yaml
 from conftest import REPO
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import cohen_kappa_score
+from sklearn.preprocessing import FunctionTransformer
 
-from spectrohar.models.forest import fit_forest, forest_probabilities
+from spectrohar.errors import DataError
+from spectrohar.models.forest import fit_forest, forest_probabilities, load_forest
 
 CLASSES = np.array(["sleep", "sit-stand", "walking"])
 DEFAULTS = yaml.safe_load((REPO / "config.yaml").read_text())["forest"]
@@ -78,3 +81,13 @@ def test_each_tree_draws_at_most_max_samples_windows(rng, max_samples, drawn):
     )
     # Unweighted, a tree's root weighs as many windows as its bootstrap sample drew.
     assert [tree.tree_.weighted_n_node_samples[0] for tree in model.estimators_] == [drawn] * 5
+
+
+def test_a_file_that_is_no_saved_forest_is_refused_and_runs_no_code(tmp_path):
+    planted = tmp_path / "planted.skops"
+    skops.io.dump({"model": FunctionTransformer(func=print)}, planted)  # would call print
+    damaged = tmp_path / "damaged.skops"
+    damaged.write_bytes(b"not a zip archive")
+    for path in (planted, damaged):
+        with pytest.raises(DataError, match=rf"^{path}: not read, as it is not a forest"):
+            load_forest(path, 1)

@@ -11,6 +11,7 @@ windows takes about a quarter of an hour on two threads.
 
 import dataclasses
 import logging
+import zipfile
 
 import numpy as np
 import pandas as pd
@@ -110,7 +111,13 @@ def load_forest(path, threads) -> dict:
     it takes, the "labels" settings and "features" it was trained on), predicting on `threads`."""
     try:
         saved = skops.io.load(path, trusted=TRUSTED)
-    except (skops.io.exceptions.UntrustedTypesFoundException, OSError, ValueError) as error:
+    # BadZipFile: a file that is no skops archive (empty, cut short, another format).
+    except (
+        skops.io.exceptions.UntrustedTypesFoundException,
+        zipfile.BadZipFile,
+        OSError,
+        ValueError,
+    ) as error:
         raise DataError(
             f"{path}: not read, as it is not a forest this pipeline saved ({error})"
         ) from None
