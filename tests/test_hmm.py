@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spectrohar.hmm import HMM, contiguous_runs, fit_hmm, smooth, viterbi
+from spectrohar.errors import DataError
+from spectrohar.hmm import HMM, contiguous_runs, fit_hmm, load_hmm, smooth, viterbi
 
 
 def starts(seconds):
@@ -115,3 +116,10 @@ def test_smoothing_removes_an_isolated_flip_and_keeps_a_bout():
 def test_smoothing_refuses_predictions_outside_the_classes():
     with pytest.raises(ValueError, match="outside the HMM's classes"):
         smooth(STICKY, ["sleep", "run"], [0, 0])
+
+
+def test_a_file_that_is_no_saved_hmm_is_one_sentence(tmp_path):
+    for name, text in (("cut.json", '{"classes": ["a"'), ("other.json", '{"classes": ["a"]}')):
+        (tmp_path / name).write_text(text)
+        with pytest.raises(DataError, match=rf"^{tmp_path / name}: not read, as it is no HMM"):
+            load_hmm(tmp_path / name, ["a"], 30, "model.pt")

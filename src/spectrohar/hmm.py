@@ -211,12 +211,20 @@ def build(predictions, window_stores, split_table, dictionary, smoothed, hmm_fil
 def load_hmm(path, classes, window_length_s, model_file) -> HMM:
     """The HMM that the smooth rule saved at `path` (hmm.json), which must be over the `classes`
     and the `window_length_s` windows of the model saved at `model_file`."""
-    saved = json.loads(Path(path).read_text())
-    if saved["classes"] != list(classes) or saved["window_length_s"] != window_length_s:
+    try:
+        saved = json.loads(Path(path).read_text())
+        arrays = {
+            name: np.asarray(saved[name], float) for name in ("start", "transition", "emission")
+        }
+        saved_classes, saved_length = saved["classes"], saved["window_length_s"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
         raise DataError(
-            f"{path}: is an HMM over the classes {', '.join(saved['classes'])} of "
-            f"{saved['window_length_s']:g} s windows, not over those of the model in "
+            f"{path}: not read, as it is no HMM the smooth rule saved ({error!r})"
+        ) from None
+    if saved_classes != list(classes) or saved_length != window_length_s:
+        raise DataError(
+            f"{path}: is an HMM over the classes {', '.join(saved_classes)} of "
+            f"{saved_length:g} s windows, not over those of the model in "
             f"{model_file} ({', '.join(classes)} of {window_length_s:g} s windows)"
         )
-    arrays = {name: np.asarray(saved[name]) for name in ("start", "transition", "emission")}
-    return HMM(classes=tuple(saved["classes"]), **arrays)
+    return HMM(classes=tuple(saved_classes), **arrays)
