@@ -4,8 +4,10 @@ from pathlib import Path
 
 from snakemake.logging import logger
 
-from spectrohar import labels, settings
+from spectrohar import settings
+from spectrohar.sources import labels
 from spectrohar.errors import DataError
+from spectrohar.models import FAMILIES, model_file
 from spectrohar.sources import PARTICIPANT_ID, source
 
 
@@ -29,10 +31,13 @@ if DICTIONARY == str(labels.PACKAGED_DICTIONARY):
 METADATA = {"metadata": path} if (path := settings.metadata(SETTINGS)) else {}
 WINDOWS = expand("results/windows/{participant}.zarr", participant=PARTICIPANTS)
 SPECTROGRAMS = expand("results/spectrograms/{participant}.zarr", participant=PARTICIPANTS)
-FEATURES = expand("results/features/{participant}.zarr", participant=PARTICIPANTS)
 # Per model family: the stores it reads and the file its train rule saves it in.
-STORES = {"cnn": SPECTROGRAMS, "forest": FEATURES}
-MODEL_FILES = {"cnn": "results/cnn/model.pt", "forest": "results/forest/model.skops"}
+STORES = {
+    name: expand(f"results/{family.stores}/{{participant}}.zarr", participant=PARTICIPANTS)
+    for name, family in FAMILIES.items()
+}
+MODEL_FILES = {name: model_file(name) for name in FAMILIES}
+SMOOTHINGS = ("none", "hmm")
 # Every model x smoothing compared: results/{model}/{smoothing}/ holds its predictions and scores.
 RUNS = [(m, s) for m in SETTINGS.compare.models for s in SETTINGS.compare.smoothing]
 # The source as one participant's jobs see it: which others are chosen is no parameter of them,
@@ -49,8 +54,8 @@ PARTICIPANT_THREADS = 1
 
 wildcard_constraints:
     participant=PARTICIPANT_ID.pattern,
-    model="|".join(STORES),
-    smoothing="none|hmm",
+    model="|".join(FAMILIES),
+    smoothing="|".join(SMOOTHINGS),
 
 
 if hasattr(SOURCE, "RULES"):  # a source whose files the workflow makes
@@ -69,7 +74,7 @@ include: "workflow/rules/smooth.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/compare.smk"
 include: "workflow/rules/report.smk"
-include: "workflow/rules/recordings.smk"
+include: "workflow/rules/predict.smk"
 
 
 # Every stage's output, not only the report: an output lost to a killed `--forcerun` (Snakemake

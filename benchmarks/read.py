@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from spectrohar.cache import Spectrograms
-from spectrohar.layout import AXES, spectrogram_dataset
-from spectrohar.stores import store_paths, write_dataset
+from spectrohar.cache.layout import AXES, spectrogram_dataset
+from spectrohar.cache.reader import Spectrograms
+from spectrohar.cache.stores import store_paths, write_dataset
 
 PER_PARTICIPANT = 2000
 SHAPE = (3, 61, 61)  # the default STFT's (channel, frequency, frame)

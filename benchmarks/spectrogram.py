@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from spectrohar.labels import PACKAGED_DICTIONARY, read_dictionary
+from spectrohar.sources.labels import PACKAGED_DICTIONARY, read_dictionary
 
 REPO = Path(__file__).parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]

@@ -2,9 +2,10 @@
 
 (a) the tutorial's loop: batches of 32 drawn from in-memory windows, torch.stft per batch, the
     CNN at width 32, Adam;
-(b) the pipeline's training epoch (`spectrohar.train.fit`) on the cached spectrograms of the
-    same windows, held in memory (on a GPU: in device memory as float16), at --batch-size, with
-    the levers asked for (--mixed-precision, --channels-last), so each is measured on its own.
+(b) the pipeline's training epoch (`spectrohar.models.training.fit_network`) on the cached
+    spectrograms of the same windows, held in memory (on a GPU: in device memory as float16), at
+    --batch-size, with the levers asked for (--mixed-precision, --channels-last), so each is
+    measured on its own.
 
     python benchmarks/train.py --windows 20000 --device auto
 
@@ -21,12 +22,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from spectrohar.cache import Spectrograms
-from spectrohar.layout import AXES, spectrogram_dataset
-from spectrohar.models import build_model, resolve_device
-from spectrohar.spectrogram import window_spectrograms
-from spectrohar.stores import write_dataset
-from spectrohar.train import fit
+from spectrohar.cache.layout import AXES, spectrogram_dataset
+from spectrohar.cache.reader import Spectrograms
+from spectrohar.cache.spectrogram import window_spectrograms
+from spectrohar.cache.stores import write_dataset
+from spectrohar.models.network import CNN
+from spectrohar.models.training import fit_network, resolve_device
 
 STFT = {"n_fft": 120, "hop_length": 48, "window": "hann"}
 CLASSES = ["a", "b", "c", "d", "e", "f"]
@@ -35,7 +36,7 @@ CLASSES = ["a", "b", "c", "d", "e", "f"]
 def notebook_epoch(x, y, device, rng) -> float:
     """One epoch of the tutorial's loop; windows/s."""
     torch.manual_seed(0)
-    model = build_model("cnn", n_classes=len(CLASSES), in_channels=3, width=32).to(device)
+    model = CNN(n_classes=len(CLASSES), in_channels=3, width=32).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-4)
     window = torch.hann_window(120).to(device)
     start = time.perf_counter()
@@ -68,15 +69,15 @@ def as_labels(annotations):
 
 
 def pipeline_epoch(store, device, batch_size, **levers) -> float:
-    """One epoch of spectrohar.train.fit on the cache; windows/s of its training pass."""
+    """One epoch of models.training.fit_network on the cache; windows/s of its training pass."""
     torch.manual_seed(0)
-    model = build_model("cnn", n_classes=len(CLASSES), in_channels=3, width=32).to(device)
+    model = CNN(n_classes=len(CLASSES), in_channels=3, width=32).to(device)
     # The stores' annotations are their labels; both splits held in memory.
     train, validation = (
         Spectrograms([store], [participant], CLASSES, as_labels, memory_budget_mb=2**20)
         for participant in ("P001", "P002")
     )
-    history, _, _ = fit(
+    history, _, _ = fit_network(
         model,
         train,
         validation,

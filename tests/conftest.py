@@ -44,7 +44,7 @@ def small_run(tmp_path_factory):
 @pytest.fixture
 def cache_pools(monkeypatch):
     """The thread counts of the cache reader's pools, each appended as a pool is made."""
-    from spectrohar import cache
+    from spectrohar.cache import reader as cache
 
     pools = []
 

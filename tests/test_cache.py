@@ -3,10 +3,10 @@ import pandas as pd
 import pytest
 import torch
 
-from spectrohar.cache import Spectrograms
+from spectrohar.cache.layout import AXES, spectrogram_dataset
+from spectrohar.cache.reader import Spectrograms
+from spectrohar.cache.stores import write_dataset
 from spectrohar.errors import DataError
-from spectrohar.layout import AXES, spectrogram_dataset
-from spectrohar.stores import write_dataset
 
 
 def spectrogram_store(path, participants, annotations, x, chunk=16, first=0):

@@ -8,8 +8,8 @@ import pytest
 import xarray as xr
 from test_cache import participant_stores
 
+from spectrohar.cache.stores import STRING, write_dataset
 from spectrohar.cli import main
-from spectrohar.stores import STRING, write_dataset
 
 
 def test_inspect_prints_what_a_store_holds(tmp_path, capsys):

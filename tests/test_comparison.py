@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 from sklearn import metrics as skm
 
-from spectrohar.comparison import (
+from spectrohar.evaluation.compare import (
     METRICS,
     bootstrap_intervals,
     comparison_table,

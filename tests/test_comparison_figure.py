@@ -5,7 +5,7 @@ import io
 import numpy as np
 import pandas as pd
 
-from spectrohar.figures import plot_comparison
+from spectrohar.report.figures import plot_comparison
 
 METRICS = ["kappa", "macro_f1", "accuracy", "balanced_accuracy"]
 

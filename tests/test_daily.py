@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spectrohar.daily import daily_summary
+from spectrohar.prediction.daily import daily_summary
 
 CLASSES = ["sleep", "sedentary", "light"]
 

@@ -2,11 +2,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spectrohar import features
+from spectrohar.cache import features
+from spectrohar.cache.features import FEATURES, window_features
+from spectrohar.cache.layout import participant_windows, window_dataset
+from spectrohar.cache.stores import open_store, write_dataset
 from spectrohar.errors import DataError
-from spectrohar.features import FEATURES, window_features
-from spectrohar.layout import participant_windows, window_dataset
-from spectrohar.stores import open_store, write_dataset
 
 RATE = 100
 TIME = np.arange(30 * RATE) / RATE  # a 30 s window at 100 Hz

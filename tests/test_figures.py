@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from spectrohar.figures import DPI, pick_examples, plot_spectrogram_examples
-from spectrohar.stores import STRING, open_store, write_dataset
+from spectrohar.cache.stores import STRING, open_store, write_dataset
+from spectrohar.report.figures import DPI, pick_examples, plot_spectrogram_examples
 
 CLASSES = ["light", "mvpa", "sedentary", "sleep"]  # "mvpa" has no window in the store
 STORE_LABELS = ["sedentary"] * 20 + ["light"] * 18 + ["sleep"] * 2

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from spectrohar.errors import DataError
-from spectrohar.hmm import HMM, contiguous_runs, fit_hmm, load_hmm, smooth, viterbi
+from spectrohar.models.hmm import HMM, contiguous_runs, fit_hmm, load_hmm, smooth, viterbi
 
 
 def starts(seconds):

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from conftest import SHARED
 
+from spectrohar.cache.layout import UNANNOTATED
 from spectrohar.errors import DataError
-from spectrohar.labels import PACKAGED_DICTIONARY, map_labels, read_dictionary
-from spectrohar.layout import UNANNOTATED
+from spectrohar.sources.labels import PACKAGED_DICTIONARY, map_labels, read_dictionary
 
 RELEASED = SHARED / "capture24" / "annotation-label-dictionary.csv"
 SIZES = {

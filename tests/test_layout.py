@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from spectrohar.layout import (
+from spectrohar.cache.layout import (
     UNANNOTATED,
     participant_windows,
     spectrogram_dataset,

@@ -9,10 +9,10 @@ import pandas as pd
 from test_spectrogram import window_store
 from test_stores import flip_bytes
 
-from spectrohar import features, hmm
-from spectrohar.labels import PACKAGED_DICTIONARY
-from spectrohar.models import forest
+from spectrohar.cache import features
+from spectrohar.models import forest, hmm
 from spectrohar.settings import Labels, Model, Train
+from spectrohar.sources.labels import PACKAGED_DICTIONARY
 
 SLEEP = "7030 sleeping;MET 0.95"
 WALK = (

@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 
 from spectrohar.errors import DataError
-from spectrohar.metadata import NOT_GIVEN, read_metadata, with_metadata
+from spectrohar.sources.metadata import NOT_GIVEN, read_metadata, with_metadata
 
 
 def test_capture24_metadata_is_read_by_pid_and_joined_to_the_participants(tmp_path):

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spectrohar.nonwear import NonWearRule, hour_statistics, non_wear, window_statistics
+from spectrohar.prediction.nonwear import NonWearRule, hour_statistics, non_wear, window_statistics
 
 RATE = 5  # Hz: the rule reads statistics only, so a low rate keeps the recordings small
 WINDOW_S = 30

@@ -23,10 +23,10 @@ from test_train import (
     write_inputs,
 )
 
-from spectrohar import predict
 from spectrohar.errors import DataError
-from spectrohar.labels import labelling
+from spectrohar.evaluation import evaluate as predict
 from spectrohar.models import build_model
+from spectrohar.sources.labels import labelling
 
 STARTS = pd.date_range("2016-01-01", periods=len(PARTICIPANTS), freq="30s")
 

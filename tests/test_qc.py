@@ -2,8 +2,8 @@ import numpy as np
 from conftest import write_recording
 from test_windows import build_store
 
-from spectrohar.labels import read_dictionary
-from spectrohar.qc import quality_table
+from spectrohar.cache.qc import quality_table
+from spectrohar.sources.labels import read_dictionary
 
 SLEEP = "7030 sleeping;MET 0.95"
 

@@ -22,15 +22,14 @@ from sklearn.metrics import cohen_kappa_score
 from test_own_data import write_csv
 from test_workflow import SMALL, TEST, snakemake
 
-from spectrohar import synthetic
+from spectrohar.cache.features import FEATURES, window_features
 from spectrohar.cli import main
 from spectrohar.errors import DataError
-from spectrohar.features import FEATURES, window_features
-from spectrohar.labels import PACKAGED_DICTIONARY, read_dictionary
 from spectrohar.models import build_model
-from spectrohar.nonwear import NonWearRule
+from spectrohar.prediction.nonwear import NonWearRule
 from spectrohar.settings import Synthetic, Windows
-from spectrohar.sources import capture24
+from spectrohar.sources import capture24, synthetic
+from spectrohar.sources.labels import PACKAGED_DICTIONARY, read_dictionary
 
 CLASSES = ["sleep", "walking"]
 STFT = {"n_fft": 60, "hop_length": 24, "window": "hann", "channels": ["x", "y", "z"]}

@@ -17,8 +17,10 @@ from conftest import REPO
 from sklearn import metrics as skm
 from test_figures import spectrogram_store, write_dictionary
 
-from spectrohar import comparison, report
-from spectrohar.figures import (
+from spectrohar.cache.stores import open_store
+from spectrohar.evaluation import compare as comparison
+from spectrohar.report import pages as report
+from spectrohar.report.figures import (
     DPI,
     plot_confusion_matrix,
     plot_participant_kappa,
@@ -26,7 +28,6 @@ from spectrohar.figures import (
     plot_training_curves,
 )
 from spectrohar.settings import Labels, Report
-from spectrohar.stores import open_store
 
 # Every model x smoothing compared, in the order of compare.models x compare.smoothing.
 RUNS = [("cnn", "none"), ("cnn", "hmm"), ("forest", "none")]

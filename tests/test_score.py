@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from spectrohar import score
-from spectrohar.comparison import bootstrap_intervals
+from spectrohar.evaluation import score
+from spectrohar.evaluation.compare import bootstrap_intervals
 from spectrohar.settings import Compare
 
 TRUE = ["sleep", "sleep", "walk", "walk", "sit", "sit", "sit", "sit"]

@@ -9,9 +9,9 @@ from test_windows import Payload
 
 from spectrohar import settings
 from spectrohar.errors import DataError
-from spectrohar.labels import PACKAGED_DICTIONARY, read_dictionary
 from spectrohar.models import MODELS, build_model
 from spectrohar.models.forest import fit_forest
+from spectrohar.sources.labels import PACKAGED_DICTIONARY, read_dictionary
 
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 DEFAULTS = yaml.safe_load((REPO / "config.yaml").read_text())

@@ -10,7 +10,8 @@ import xarray as xr
 from conftest import write_recording
 from test_windows import START, WINDOWS, build_store, processed_data
 
-from spectrohar import settings, windows
+from spectrohar import settings
+from spectrohar.cache import windows
 from spectrohar.errors import DataError
 from spectrohar.sources import capture24, npy
 

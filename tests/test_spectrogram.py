@@ -11,10 +11,11 @@ import scipy.signal
 import torch
 import xarray as xr
 
-from spectrohar import open_spectrograms, spectrogram
-from spectrohar.layout import AXES, participant_windows, window_dataset
+from spectrohar import open_spectrograms
+from spectrohar.cache import spectrogram
+from spectrohar.cache.layout import AXES, participant_windows, window_dataset
+from spectrohar.cache.stores import write_dataset
 from spectrohar.settings import Spectrogram
-from spectrohar.stores import write_dataset
 
 SETTINGS = {"n_fft": 120, "hop_length": 48, "window": "hann"}
 STAGE = {"channels": ["x", "y", "z"], "chunk_windows": 8, "dtype": "float32", **SETTINGS}
@@ -134,7 +135,8 @@ def test_build_writes_every_window_with_named_coordinates(tmp_path, rng):
 
 BUILD = """
 import json, sys
-from spectrohar import settings, spectrogram
+from spectrohar import settings
+from spectrohar.cache import spectrogram
 sections = settings.sections(json.loads(sys.argv[1]))
 spectrogram.build(sys.argv[3], sys.argv[2], threads=1, **sections)
 """

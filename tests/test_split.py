@@ -1,9 +1,9 @@
 import pytest
 
 from spectrohar.errors import DataError
+from spectrohar.evaluation.split import check_sets, make_split, refuse_copies, select_participants
 from spectrohar.settings import Split
-from spectrohar.split import check_sets, make_split, refuse_copies, select_participants
-from spectrohar.synthetic import participant_ids
+from spectrohar.sources.synthetic import participant_ids
 
 PARTICIPANTS = [f"P{i:03d}" for i in range(1, 152)]
 

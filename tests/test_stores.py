@@ -13,13 +13,17 @@ from test_cache import as_labels, participant_stores
 from test_spectrogram import stage, window_store
 from test_train import MODEL, sections, write_dictionary
 
-from spectrohar import predict, report, settings, spectrogram, train
-from spectrohar.cache import Spectrograms
+from spectrohar import settings
+from spectrohar.cache import spectrogram
+from spectrohar.cache.layout import AXES, spectrogram_dataset
+from spectrohar.cache.reader import Spectrograms
+from spectrohar.cache.stores import open_spectrograms, open_store, reading, write_dataset
 from spectrohar.cli import main
 from spectrohar.errors import DataError
-from spectrohar.layout import AXES, spectrogram_dataset
+from spectrohar.evaluation import evaluate as predict
+from spectrohar.models import training as train
+from spectrohar.report import pages as report
 from spectrohar.settings import Labels, Report
-from spectrohar.stores import open_spectrograms, open_store, reading, write_dataset
 
 CLASSES = ["sit-stand", "sleep", "walking"]
 # A store per participant in 16-window chunks: c/0-c/2 of P001 (training), c/0 of P002

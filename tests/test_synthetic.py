@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy import signal
 
-from spectrohar import synthetic
 from spectrohar.settings import Synthetic
+from spectrohar.sources import synthetic
 
 DICT_FILE = importlib.resources.files("spectrohar") / "data" / "annotation-label-dictionary.csv"
 HOURS = 1.0

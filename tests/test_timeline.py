@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from test_daily import CLASSES, TWO_DAYS
 
-from spectrohar.figures import plot_timelines
+from spectrohar.report.figures import plot_timelines
 
 # test_daily's two days (the 23:45 window crosses midnight, 01:15 and 01:45 are missing, the 22:15
 # one is non-wear), then 6 March without a window.

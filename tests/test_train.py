@@ -14,12 +14,13 @@ import pytest
 import torch
 from test_cache import as_labels, participant_stores, spectrogram_store
 
-from spectrohar import settings, train
-from spectrohar.cache import Spectrograms
+from spectrohar import settings
+from spectrohar.cache.reader import Spectrograms
 from spectrohar.errors import DataError
-from spectrohar.labels import labelling
 from spectrohar.models import build_model, split_windows
-from spectrohar.train import fit
+from spectrohar.models import training as train
+from spectrohar.models.training import fit_network
+from spectrohar.sources.labels import labelling
 
 CLASSES = ["a", "b", "c"]
 
@@ -43,7 +44,7 @@ def fit_separable(folder, rng, n, *, streamed=False, **fitting):
     )
     validation = separable(folder / "validation.zarr", n // 2, rng)
     fitting = {"batch_size": 32, "device": torch.device("cpu"), "seed": 0, **fitting}
-    return model, *fit(model, train_windows, validation, **fitting)
+    return model, *fit_network(model, train_windows, validation, **fitting)
 
 
 def test_fit_learns_and_keeps_the_best_validation_epoch(tmp_path, rng):
@@ -117,7 +118,8 @@ THREADS = 2  # the rule's threads
 # As workflow/scripts/train_cnn.py calls it.
 TRAIN = """
 import json, sys
-from spectrohar import settings, train
+from spectrohar import settings
+from spectrohar.models import training as train
 stores, *paths = json.loads(sys.argv[1])
 params = json.loads(sys.argv[2])
 train.build(
@@ -296,7 +298,7 @@ def test_a_planted_state_runs_nothing_and_training_starts_fresh(inputs, tmp_path
     planted, marker = tmp_path / "planted.pt", tmp_path / "MARKER"
     plant(planted, marker)
     shutil.copy(planted, tmp_path / "train-state.pt")
-    with caplog.at_level(logging.WARNING, logger="spectrohar.train"):
+    with caplog.at_level(logging.WARNING, logger="spectrohar.models.training"):
         train_here(inputs, tmp_path, max_epochs=1)
     assert caplog.messages == [
         f"{tmp_path / 'train-state.pt'}: not read, as it is not a file of tensors and plain Python "

@@ -12,8 +12,8 @@ from test_cache import spectrogram_store
 from test_train import banded_noise, train_here, write_inputs
 
 from spectrohar import versions as versions_module
+from spectrohar.cache.stores import open_store
 from spectrohar.cli import main
-from spectrohar.stores import open_store
 from spectrohar.versions import PACKAGES, versions
 
 # Whether asking for the versions imports torch, in a process that has not imported it yet.

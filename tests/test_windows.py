@@ -7,7 +7,8 @@ import pytest
 import xarray as xr
 from conftest import write_recording
 
-from spectrohar import settings, windows
+from spectrohar import settings
+from spectrohar.cache import windows
 from spectrohar.errors import DataError
 from spectrohar.settings import Windows
 from spectrohar.sources import capture24, npy
@@ -23,6 +24,7 @@ def build_store(recording, store, participant, on_error="stop", **changes):
         {"recording": str(recording)},
         store,
         participant,
+        read=capture24.read,
         source=settings.section("source", {**SOURCE, "on_error": on_error}),
         windows=dataclasses.replace(WINDOWS, **changes),
     )

@@ -20,7 +20,7 @@ import yaml
 from conftest import REPO
 
 from spectrohar import open_spectrograms
-from spectrohar.synthetic import participant_ids
+from spectrohar.sources.synthetic import participant_ids
 
 SMALL = {
     "synthetic": {"participants": 8, "hours": 1, "seed": 3},

@@ -7,12 +7,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from spectrohar.cache.stores import (
+    describe,
+    describe_folder,
+    open_spectrograms,
+    reading,
+    store_paths,
+)
+from spectrohar.cache.windows import UNITS
 from spectrohar.errors import DataError
-from spectrohar.figures import DPI, plot_window
-from spectrohar.nonwear import NonWearRule
-from spectrohar.recordings import predict_files
-from spectrohar.stores import describe, describe_folder, open_spectrograms, reading, store_paths
-from spectrohar.windows import UNITS
+from spectrohar.prediction.nonwear import NonWearRule
+from spectrohar.prediction.predict import predict_files
+from spectrohar.report.figures import DPI, plot_window
 
 
 def main(argv=None) -> None:

@@ -9,11 +9,11 @@ import scipy.signal
 import yaml
 
 from spectrohar.errors import DataError
-from spectrohar.labels import DICTIONARY, PACKAGED_DICTIONARY, read_dictionary
-from spectrohar.metadata import METADATA
-from spectrohar.nonwear import NonWearRule
+from spectrohar.evaluation.split import select_participants
+from spectrohar.prediction.nonwear import NonWearRule
 from spectrohar.sources import source
-from spectrohar.split import select_participants
+from spectrohar.sources.labels import DICTIONARY, PACKAGED_DICTIONARY, read_dictionary
+from spectrohar.sources.metadata import METADATA
 
 
 @dataclasses.dataclass(frozen=True)

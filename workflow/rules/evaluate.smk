@@ -10,7 +10,10 @@ rule evaluate:
     output:
         predictions="results/{model}/none/predictions.parquet",
     params:
-        train=config["train"],
+        # The device matters only to a family that runs on one.
+        device=lambda wildcards: (
+            config["train"]["device"] if FAMILIES[wildcards.model].device else "cpu"
+        ),
         labels=config["labels"],
     log:
         "logs/evaluate/{model}.log",

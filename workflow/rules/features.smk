@@ -1,5 +1,5 @@
 # One job per participant: its window store -> its zarr store of hand-crafted features per window
-# (spectrohar.features), which the forest reads. No labels, as in the spectrogram stores.
+# (spectrohar.cache.features), which the forest reads. No labels, as in the spectrogram stores.
 
 
 rule features:

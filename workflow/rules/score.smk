@@ -10,7 +10,8 @@ rule score:
         metrics="results/{model}/{smoothing}/metrics.json",
         classification_report="results/{model}/{smoothing}/classification_report.txt",
     params:
-        compare=config["compare"],
+        # Of the compare section, only what the intervals depend on.
+        bootstrap={key: config["compare"][key] for key in ("resamples", "confidence", "seed")},
     log:
         "logs/score/{model}-{smoothing}.log",
     benchmark:

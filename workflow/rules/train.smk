@@ -1,50 +1,36 @@
-# Train each model family on the training participants from its stores; select the model on the
-# validation ones. The test participants are never read here.
+# Train each model family of spectrohar.models.FAMILIES (a rule train_<family> each) on the
+# training participants from its stores; select the model on the validation ones. The test
+# participants are never read here.
 
 
-rule train_cnn:
-    input:
-        spectrograms=SPECTROGRAMS,
-        split="results/split.csv",
-        dictionary=DICTIONARY,
-    output:
-        checkpoint=MODEL_FILES["cnn"],
-        history="results/cnn/history.csv",
-    params:
-        model=config["cnn"],
-        train=config["train"],
-        labels=config["labels"],
-    log:
-        "logs/train/cnn.log",
-    benchmark:
-        "logs/benchmarks/train/cnn.tsv"
-    threads: THREADS
-    resources:
-        # models.CACHE_FRACTION of it holds the training and validation splits in memory while
-        # they fit; larger ones are streamed from the cache by chunks.
-        mem_mb=8000,
-    script:
-        "../scripts/train_cnn.py"
+for family in FAMILIES.values():
 
-
-rule train_forest:
-    input:
-        features=FEATURES,
-        split="results/split.csv",
-        dictionary=DICTIONARY,
-    output:
-        model=MODEL_FILES["forest"],
-        history="results/forest/history.csv",
-    params:
-        model=config["forest"],
-        train=config["train"],
-        labels=config["labels"],
-    log:
-        "logs/train/forest.log",
-    benchmark:
-        "logs/benchmarks/train/forest.tsv"
-    threads: THREADS
-    resources:
-        mem_mb=8000,
-    script:
-        "../scripts/train_forest.py"
+    rule:
+        name:
+            f"train_{family.name}"
+        input:
+            stores=STORES[family.name],
+            split="results/split.csv",
+            dictionary=DICTIONARY,
+        output:
+            model=MODEL_FILES[family.name],
+            history=f"results/{family.name}/history.csv",
+        params:
+            family=family.name,
+            # The family's own section and those its training depends on, and nothing else: a
+            # new train.learning_rate retrains the CNN, not the forest.
+            sections={
+                section: config[section]
+                for section in (family.name, *family.sections, "labels")
+            },
+        log:
+            f"logs/train/{family.name}.log",
+        benchmark:
+            f"logs/benchmarks/train/{family.name}.tsv"
+        threads: THREADS
+        resources:
+            # For the CNN, training.CACHE_FRACTION of it holds the training and validation
+            # splits in memory while they fit; larger ones are streamed from the cache by chunks.
+            mem_mb=8000,
+        script:
+            "../scripts/train.py"

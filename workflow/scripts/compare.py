@@ -1,9 +1,9 @@
-from spectrohar import comparison
+from spectrohar.evaluation import compare
 from spectrohar.log import run_logged
 
 run_logged(
     snakemake.log[0],
-    comparison.build,
+    compare.build,
     metrics=list(snakemake.input.metrics),
     runs=snakemake.params.runs,
     table=snakemake.output[0],

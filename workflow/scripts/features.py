@@ -1,4 +1,4 @@
-from spectrohar import features
+from spectrohar.cache import features
 from spectrohar.log import run_logged
 
 run_logged(

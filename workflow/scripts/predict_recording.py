@@ -1,12 +1,15 @@
-from spectrohar import recordings, settings
+from spectrohar import settings
 from spectrohar.log import run_logged
+from spectrohar.prediction import predict
 
 run_logged(
     snakemake.log[0],
-    recordings.build,
+    predict.build,
     recording=snakemake.input.recording,
     table=snakemake.output[0],
     model_file=snakemake.input.model,
     hmm_file=snakemake.input.get("hmm"),
+    unit=snakemake.params.unit,
+    device=snakemake.params.device,
     **settings.sections(snakemake.params),
 )

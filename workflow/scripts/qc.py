@@ -1,4 +1,5 @@
-from spectrohar import qc, settings
+from spectrohar import settings
+from spectrohar.cache import qc
 from spectrohar.log import run_logged
 
 run_logged(

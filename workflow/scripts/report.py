@@ -1,11 +1,12 @@
-from spectrohar import report, settings
+from spectrohar import settings
 from spectrohar.log import run_logged
+from spectrohar.report import pages
 
 figures = dict(snakemake.output.items())
 page = figures.pop("page")
 run_logged(
     snakemake.log[0],
-    report.build,
+    pages.build,
     spectrograms=list(snakemake.input.spectrograms),
     dictionary=snakemake.input.dictionary,
     comparison=snakemake.input.comparison,

@@ -1,4 +1,4 @@
-from spectrohar import score, settings
+from spectrohar.evaluation import score
 from spectrohar.log import run_logged
 
 run_logged(
@@ -8,5 +8,5 @@ run_logged(
     split_table=snakemake.input.split,
     metrics=snakemake.output.metrics,
     classification_report=snakemake.output.classification_report,
-    **settings.sections(snakemake.params),
+    **snakemake.params.bootstrap,
 )

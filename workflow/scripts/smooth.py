@@ -1,5 +1,6 @@
-from spectrohar import hmm, settings
+from spectrohar import settings
 from spectrohar.log import run_logged
+from spectrohar.models import hmm
 
 run_logged(
     snakemake.log[0],

@@ -1,4 +1,5 @@
-from spectrohar import settings, spectrogram
+from spectrohar import settings
+from spectrohar.cache import spectrogram
 from spectrohar.log import run_logged
 
 run_logged(

@@ -1,4 +1,5 @@
-from spectrohar import settings, split
+from spectrohar import settings
+from spectrohar.evaluation import split
 from spectrohar.log import run_logged
 
 run_logged(

@@ -1,7 +1,8 @@
 from pathlib import Path
 
-from spectrohar import settings, synthetic
+from spectrohar import settings
 from spectrohar.log import run_logged
+from spectrohar.sources import synthetic
 
 run_logged(
     snakemake.log[0],

@@ -1,5 +1,7 @@
-from spectrohar import settings, windows
+from spectrohar import settings
+from spectrohar.cache import windows
 from spectrohar.log import run_logged
+from spectrohar.sources import source
 
 run_logged(
     snakemake.log[0],
@@ -7,5 +9,6 @@ run_logged(
     inputs=dict(snakemake.input),
     store=snakemake.output[0],
     participant=snakemake.wildcards.participant,
+    read=source(snakemake.params.source["kind"]).read,
     **settings.sections(snakemake.params),
 )

@@ -1,97 +1,91 @@
-"""Models over (channel, frequency, frame) spectrograms, by config name, and what training and
-prediction share: running them, reading what torch saved, the windows of a split's set.
+"""The model families, each named once here: its config section (its name), the cache stores it
+reads, its model file, and its module, imported only when one of its functions is first called,
+so that reading this registry (the Snakefile, the schema test, `spectrohar inspect`) imports no
+torch.
 
-Adding a model is adding its module here and its name to MODELS.
+Adding a family is adding its module, with these two functions, and a line to FAMILIES:
+
+- `fit(stores, split_table, dictionary, model_file, history_table, *, labels, memory_mb,
+  threads, **sections)`: the train rule; `sections` are the family's own config section and
+  the others it names in `sections`, typed, by name.
+- `load(model_file, device, threads) -> Loaded`: a saved model, ready to predict on `device`
+  (train.device's choices) with `threads` threads.
+
+The schema's `compare.models` enum and the family's closed config section follow this registry
+(a test holds them to it); the rules take everything else from here.
 """
 
-import pickle
+import dataclasses
+import importlib
+from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
-import torch
-from torch import nn
-
-from spectrohar.cache import Spectrograms
 from spectrohar.errors import DataError
-from spectrohar.models.cnn import CNN
-
-MODELS = {"cnn": CNN}
+from spectrohar.settings import Labels
 
 
-def build_model(name, n_classes, in_channels, **settings) -> nn.Module:
-    """A model by its config name."""
-    return MODELS[name](n_classes=n_classes, in_channels=in_channels, **settings)
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """A model family: `name` is its config section and its folder under results/; it reads the
+    cache stores named `stores` (results/<stores>/<participant>.zarr) and is saved as
+    `model_file`; its training depends on the config `sections` besides its own and the labels,
+    and its predictions on train.device where it runs on one (`device`)."""
+
+    name: str
+    stores: str
+    model_file: str
+    sections: tuple[str, ...] = ()
+    device: bool = False
+
+    @property
+    def module(self):
+        """The family's module (with `fit` and `load`), imported when first asked for."""
+        return importlib.import_module(f"spectrohar.models.{self.name}")
+
+    def load(self, model_file, device, threads) -> "Loaded":
+        return self.module.load(model_file, device, threads)
 
 
-def resolve_device(choice: str) -> torch.device:
-    """'auto' picks CUDA when torch sees a GPU; 'cuda' without one is an error, not a fallback."""
-    if choice == "auto":
-        choice = "cuda" if torch.cuda.is_available() else "cpu"
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise DataError("train.device is 'cuda' but torch sees no CUDA device")
-    return torch.device(choice)
-
-
-@torch.no_grad()
-def predict(model: nn.Module, windows, *, batch_size: int, device) -> torch.Tensor:
-    """Logits of `windows` (a cache.Spectrograms) in store order and evaluation mode, on the CPU."""
-    model.eval()
-    return torch.cat([model(x.to(device)).cpu() for x, _ in windows.batches(batch_size)])
-
-
-def load_saved(path, map_location=None):
-    """What torch.save wrote at `path`, read as tensors and plain Python values only.
-
-    Nothing else is unpickled, so a planted file runs no code: it is a DataError.
-    """
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    # What torch raises for pickled objects other than tensors and plain values, and for a file
-    # that is no torch file at all (empty, cut short).
-    except (pickle.UnpicklingError, EOFError, RuntimeError):
-        raise DataError(
-            f"{path}: not read, as it is not a file of tensors and plain Python values that this "
-            "pipeline writes (nothing else is ever unpickled)"
-        ) from None
-
-
-def split_participants(split_table, name) -> list[str]:
-    """The participants in set `name` (train, validation or test) of the split table."""
-    split = pd.read_csv(split_table)
-    return sorted(split.participant[split.set == name])
-
-
-# Of a rule's resources.mem_mb, the part that the splits it holds at once may take in memory
-# (each split the same part of it); the rest is left to torch, the model and Python. Training holds
-# the training and the validation split; prediction a set and, while it reads the next, the last.
-CACHE_FRACTION = 0.5
-SPLITS_HELD = 2
-
-
-def split_windows(
-    spectrograms, split_table, name, classes, labelling, *, memory_mb, threads
-) -> Spectrograms:
-    """The windows of set `name` of the split table in the stores `spectrograms`, labelled by
-    `labelling`, with class codes in `classes` (None: their own labels), held in memory if they
-    fit their part of `memory_mb`, read on `threads` threads; a set without windows is a
-    DataError, not an empty loop."""
-    participants = split_participants(split_table, name)
-    windows = Spectrograms(
-        spectrograms,
-        participants,
-        classes,
-        labelling,
-        memory_budget_mb=memory_mb * CACHE_FRACTION / SPLITS_HELD,
-        threads=threads,
+FAMILIES = {
+    family.name: family
+    for family in (
+        Family("cnn", "spectrograms", "model.pt", sections=("train",), device=True),
+        Family("forest", "features", "model.skops"),
     )
-    if not len(windows):
-        where = (
-            spectrograms[0]
-            if len(spectrograms) == 1
-            else f"the {len(spectrograms)} stores in {Path(spectrograms[0]).parent}"
-        )
-        raise DataError(
-            f"{split_table}: the {name} participants {', '.join(participants) or '(none)'} "
-            f"have no labelled windows in {where}"
-        )
-    return windows
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Loaded:
+    """A saved model: its `classes`, the windows it takes (`window_length_s` long, sampled at
+    `sample_rate` Hz), the `labels` settings it was trained under, the device it runs on, and
+    two ways to predict. `predict_set(stores, split_table, name, labelling, memory_mb)` reads set
+    `name` of the split table from the family's stores and gives the windows' coordinates and
+    class probabilities; `predict_windows(acceleration)` gives the class probabilities of
+    (window, sample, axis) acceleration in g, axes in layout.AXES order, computing the model's
+    inputs the way its stores were made."""
+
+    classes: list
+    window_length_s: float
+    sample_rate: float
+    labels: Labels
+    device: str
+    predict_set: Callable
+    predict_windows: Callable
+
+
+def model_file(name) -> str:
+    """Where family `name`'s train rule saves its model."""
+    return f"results/{name}/{FAMILIES[name].model_file}"
+
+
+def load_model(path, device, threads) -> Loaded:
+    """The model saved at `path`, of the family whose model file has its suffix."""
+    for family in FAMILIES.values():
+        if Path(path).suffix == Path(family.model_file).suffix:
+            return family.load(path, device, threads)
+    raise DataError(
+        f"{path}: is no model file of this pipeline (one of "
+        f"{', '.join(family.model_file for family in FAMILIES.values())} that its train rules "
+        "save)"
+    )

@@ -1,34 +1,196 @@
-"""The tutorial's pyramid CNN over (channel, frequency, frame) spectrograms."""
+"""The CNN family: the tutorial's network trained on the spectrogram cache (the train rule's
+`fit`), and a saved network loaded to predict on stores or on windows of acceleration (`load`)."""
 
-from torch import nn
+import dataclasses
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from spectrohar.cache.layout import AXES
+from spectrohar.cache.spectrogram import window_spectrograms
+from spectrohar.errors import DataError
+from spectrohar.evaluation.split import split_participants
+from spectrohar.models import Loaded
+from spectrohar.models.network import CNN
+from spectrohar.models.training import (
+    fit_network,
+    load_saved,
+    logits,
+    resolve_device,
+    split_windows,
+)
+from spectrohar.settings import Labels
+from spectrohar.sources.labels import labelling
+from spectrohar.versions import versions
+
+log = logging.getLogger(__name__)
+
+# Windows per forward pass of a network.
+BATCH_SIZE = 1024
 
 
-class ConvBNReLU(nn.Sequential):
-    """Convolution, batch normalisation, ReLU."""
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride, padding):
-        super().__init__(
-            nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=False),
-            nn.BatchNorm2d(out_channels),
-            nn.ReLU(inplace=True),
+def fit(
+    stores,
+    split_table,
+    dictionary,
+    model_file,
+    history_table,
+    *,
+    cnn,
+    train,
+    labels,
+    memory_mb,
+    threads,
+) -> None:
+    """The train rule of the CNN: a network of the `cnn` settings on the training participants'
+    windows in the spectrogram stores `stores` under the `train` settings, labelled under
+    the `labels` settings with `dictionary`, selected on the validation ones; the splits held in
+    memory while they fit their part of the rule's `memory_mb` (training.CACHE_FRACTION), read on
+    the rule's `threads`."""
+    if train.deterministic:  # the same numbers twice on a GPU too, at the cost of slower kernels
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(train.deterministic)
+    torch.backends.cudnn.benchmark = not train.deterministic
+    label = labelling(dictionary, labels)
+    training = split_windows(
+        stores, split_table, "train", None, label, memory_mb=memory_mb, threads=threads
+    )
+    classes = training.classes
+    if len(classes) < 2:
+        raise DataError(
+            f"{split_table}: the training participants have {len(classes)} classes under "
+            f"labels.scheme {labels.scheme}"
         )
-
-
-class CNN(nn.Sequential):
-    """`depth` stride-2 blocks, the width doubling each time (61x61 -> 31 -> 16 -> 8 -> 4 at the
-    tutorial's depth 4 and width 32), then a 4x4 convolution to 1x1 and a linear layer.
-
-    The average pool to 4x4 is an identity at the tutorial's sizes and lets other STFT settings
-    (10 s windows: 61x19) or depths reach the last 4x4 convolution.
-    """
-
-    def __init__(self, n_classes, in_channels=3, width=32, depth=4):
-        widths = [in_channels] + [width * 2**i for i in range(depth + 1)]
-        kernels = [3, 3, *[4] * (depth - 2)][:depth]
-        super().__init__(
-            *[ConvBNReLU(widths[i], widths[i + 1], kernels[i], 2, 1) for i in range(depth)],
-            nn.AdaptiveAvgPool2d(4),
-            ConvBNReLU(widths[depth], widths[depth + 1], 4, 1, 0),
-            nn.Conv2d(widths[depth + 1], n_classes, 1),
-            nn.Flatten(),
+    validation = split_windows(
+        stores,
+        split_table,
+        "validation",
+        classes,
+        label,
+        memory_mb=memory_mb,
+        threads=threads,
+    )
+    if not (validation.y >= 0).any():  # the validation loss would be 0/0
+        raise DataError(
+            f"{split_table}: the validation participants "
+            f"{', '.join(split_participants(split_table, 'validation'))} have no windows of the "
+            f"training classes {', '.join(classes)}"
         )
+    device = resolve_device(train.device)
+    log.info(
+        "training on %d windows (%s), validating on %d, %d classes, device %s",
+        len(training),
+        "in memory" if training.in_memory else "streamed by chunks",
+        len(validation),
+        len(classes),
+        device,
+    )
+    weight = None
+    if train.class_weight == "balanced":  # each class weighs as much in the loss as any other
+        counts = np.bincount(training.y.numpy(), minlength=len(classes))
+        weight = torch.tensor(len(training) / (len(classes) * counts), dtype=torch.float32)
+    torch.manual_seed(train.seed)
+    shape = training.shape
+    try:
+        network = CNN(len(classes), shape[0], **cnn.options)
+        network.eval()(torch.zeros(1, *shape))
+    except (TypeError, RuntimeError) as error:
+        raise DataError(f"config cnn {cnn.options} cannot take {shape} stores: {error}") from None
+    network.to(device)
+    fitting = {
+        name: getattr(train, name)
+        for name in (
+            "max_epochs",
+            "batch_size",
+            "learning_rate",
+            "patience",
+            "monitor",
+            "seed",
+            "mixed_precision",
+            "channels_last",
+        )
+    }
+    # A state saved from other settings or other inputs is not resumed.
+    inputs = [
+        *(Path(store, "zarr.json").stat().st_mtime_ns for store in stores),
+        Path(split_table).stat().st_mtime_ns,
+        Path(dictionary).stat().st_mtime_ns,
+    ]
+    state_path = Path(model_file).with_name("train-state.pt")
+    history, best_weights, best_epoch = fit_network(
+        network,
+        training,
+        validation,
+        device=device,
+        class_weight=weight,
+        state_path=state_path,
+        fingerprint={
+            **fitting,
+            "model": dataclasses.asdict(cnn),
+            "class_weight": train.class_weight,
+            "labels": dataclasses.asdict(labels),
+            "inputs": inputs,
+        },
+        **fitting,
+    )
+    history.to_csv(history_table, index=False)
+    torch.save(
+        {
+            "model_settings": dataclasses.asdict(cnn),
+            "weights": best_weights,
+            "classes": classes,
+            "in_channels": shape[0],
+            "spectrogram": dict(training.attrs),
+            "labels": dataclasses.asdict(labels),
+            "best_epoch": best_epoch,
+            "monitor": train.monitor,
+            "device": str(device),
+            "versions": versions(),
+        },
+        model_file,
+    )
+    state_path.unlink()
+
+
+def load(checkpoint, device, threads) -> Loaded:
+    """The network as the train rule saved it, on `device` (train.device's choices), with the
+    STFT of the spectrogram stores it was trained on (the checkpoint's `spectrogram`)."""
+    device = resolve_device(device)
+    saved = load_saved(checkpoint, map_location="cpu")
+    model = CNN(len(saved["classes"]), saved["in_channels"], **saved["model_settings"]["options"])
+    model.load_state_dict(saved["weights"])
+    model.to(device).eval()
+    stft = saved["spectrogram"]
+    inputs = {name: stft[name] for name in ("channels", "n_fft", "hop_length", "window")}
+
+    def predict_set(stores, split_table, name, label, memory_mb):
+        windows = split_windows(
+            stores, split_table, name, saved["classes"], label, memory_mb=memory_mb, threads=threads
+        )
+        output = logits(model, windows, batch_size=BATCH_SIZE, device=device)
+        return windows.coords, output.softmax(dim=1).numpy()
+
+    @torch.no_grad()
+    def predict_windows(acceleration):
+        batches = []
+        for start in range(0, len(acceleration), BATCH_SIZE):
+            # In the store's dtype, as training read them, then float32 as the model takes them.
+            spectrograms = window_spectrograms(
+                acceleration[start : start + BATCH_SIZE], axes=AXES, dtype=stft["dtype"], **inputs
+            )
+            x = torch.from_numpy(spectrograms).to(device, torch.float32)
+            batches.append(model(x).cpu())
+        return torch.cat(batches).softmax(dim=1).numpy()
+
+    return Loaded(
+        classes=list(saved["classes"]),
+        window_length_s=stft["window_length_s"],
+        sample_rate=stft["sample_rate"],
+        labels=Labels(**saved["labels"]),
+        device=str(device),
+        predict_set=predict_set,
+        predict_windows=predict_windows,
+    )

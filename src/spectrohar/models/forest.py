@@ -20,10 +20,13 @@ import xarray as xr
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import cohen_kappa_score, f1_score
 
+from spectrohar.cache.features import BLOCK_WINDOWS, FEATURES, window_features
+from spectrohar.cache.stores import open_store, reading
 from spectrohar.errors import DataError
-from spectrohar.labels import labelled_windows, labelling
-from spectrohar.models import split_participants
-from spectrohar.stores import open_store, reading
+from spectrohar.evaluation.split import split_participants
+from spectrohar.models import Loaded
+from spectrohar.settings import Labels
+from spectrohar.sources.labels import labelled_windows, labelling
 from spectrohar.versions import versions
 
 log = logging.getLogger(__name__)
@@ -33,11 +36,11 @@ log = logging.getLogger(__name__)
 CLASS_WEIGHTS = {"none": None, "balanced": "balanced", "balanced_subsample": "balanced_subsample"}
 
 
-def fit_forest(x_train, y_train, x_validation, y_validation, *, options, seed, threads):
-    """A forest for each min_samples_leaf of `options` (the config's forest section), fitted on
-    the training windows with `threads` threads, and the one with the best validation kappa;
-    returns (that forest, history), the history one row per candidate with its validation kappa
-    and macro F1, its `selected` column marking the forest returned."""
+def fit_forest(x_train, y_train, x_validation, y_validation, *, options, threads):
+    """A forest for each min_samples_leaf of `options` (the config's forest section), seeded by
+    its seed, fitted on the training windows with `threads` threads, and the one with the best
+    validation kappa; returns (that forest, history), the history one row per candidate with its
+    validation kappa and macro F1, its `selected` column marking the forest returned."""
     settings = options
     cap = settings["max_samples"]
     bootstrap = None if cap is None or cap >= len(x_train) else cap
@@ -50,7 +53,7 @@ def fit_forest(x_train, y_train, x_validation, y_validation, *, options, seed, t
             max_samples=bootstrap,
             class_weight=CLASS_WEIGHTS[settings["class_weight"]],
             n_jobs=threads,
-            random_state=seed,  # every candidate draws the same bootstrap samples
+            random_state=settings["seed"],  # every candidate draws the same bootstrap samples
         ).fit(x_train, y_train)
         predicted = forest.predict(x_validation)
         kappa = float(cohen_kappa_score(y_validation, predicted))
@@ -125,41 +128,85 @@ def load_forest(path, threads) -> dict:
     return saved
 
 
-def build(
-    features, split_table, dictionary, model_file, history_table, *, model, train, labels, threads
+def fit(
+    stores,
+    split_table,
+    dictionary,
+    model_file,
+    history_table,
+    *,
+    forest,
+    labels,
+    memory_mb,
+    threads,
 ) -> None:
-    """The train_forest rule: a forest of the `model` settings on the training participants'
-    windows in the feature stores `features`, labelled under the `labels` settings with
-    `dictionary`, selected on the validation ones, seeded by the `train` settings, fitted on the
-    rule's `threads`; saved with skops with what prediction needs, and its history."""
+    """The train rule of the forest: a forest of the `forest` settings on the training
+    participants' windows in the feature stores `stores`, labelled under the `labels` settings
+    with `dictionary`, selected on the validation ones, fitted on the rule's `threads`; saved with
+    skops with what prediction needs, and its history. The features are held in memory whole
+    (`memory_mb` is the rule's to size)."""
     label = labelling(dictionary, labels)
-    x_train, training = set_features(features, split_table, "train", label)
-    x_validation, validation = set_features(features, split_table, "validation", label)
+    x_train, training = set_features(stores, split_table, "train", label)
+    x_validation, validation = set_features(stores, split_table, "validation", label)
     log.info(
         "training on %d windows, validating on %d, %d features",
         len(x_train),
         len(x_validation),
         x_train.shape[1],
     )
-    forest, history = fit_forest(
+    model, history = fit_forest(
         x_train,
         training.label.values.astype(object),
         x_validation,
         validation.label.values.astype(object),
-        options=model.options,
-        seed=train.seed,
+        options=forest.options,
         threads=threads,
     )
     history.to_csv(history_table, index=False)
-    store = open_store(features[0])
+    store = open_store(stores[0])
     skops.io.dump(
         {
-            "model": forest,
-            "classes": forest.classes_.tolist(),
+            "model": model,
+            "classes": model.classes_.tolist(),
             "windows": {name: store.attrs[name] for name in ("window_length_s", "sample_rate")},
             "features": store.feature.values.tolist(),
             "labels": dataclasses.asdict(labels),
             "versions": versions(),
         },
         model_file,
+    )
+
+
+def load(model_file, device, threads) -> Loaded:
+    """The forest as the train rule saved it, predicting on `threads` threads (on the CPU,
+    whatever the `device`), with the features of windows of the settings it was trained on (its
+    `windows`)."""
+    saved = load_forest(model_file, threads)
+    model, windows = saved["model"], saved["windows"]
+
+    def predict_set(stores, split_table, name, label, memory_mb):
+        x, coords = set_features(stores, split_table, name, label)
+        return coords, forest_probabilities(model, x)
+
+    def predict_windows(acceleration):
+        if saved["features"] != list(FEATURES):
+            raise DataError(
+                f"{model_file}: a forest of other features than spectrohar.cache.features "
+                "computes now (retrain it: snakemake --cores 8 --forcerun train)"
+            )
+        # A few windows at a time: their float64 intermediates stay small.
+        features = [
+            window_features(acceleration[start : start + BLOCK_WINDOWS], windows["sample_rate"])
+            for start in range(0, len(acceleration), BLOCK_WINDOWS)
+        ]
+        return forest_probabilities(model, np.concatenate(features))
+
+    return Loaded(
+        classes=saved["classes"],
+        window_length_s=windows["window_length_s"],
+        sample_rate=windows["sample_rate"],
+        labels=Labels(**saved["labels"]),
+        device="cpu",
+        predict_set=predict_set,
+        predict_windows=predict_windows,
     )

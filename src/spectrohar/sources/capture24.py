@@ -23,12 +23,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import xarray as xr
 
+from spectrohar.cache.layout import AXES, NO_OFFSET
+from spectrohar.cache.windows import window_recording
 from spectrohar.errors import DataError
-from spectrohar.labels import DICTIONARY
-from spectrohar.layout import AXES, NO_OFFSET
-from spectrohar.metadata import METADATA
 from spectrohar.sources import checked_ids, source_folder
-from spectrohar.windows import window_recording
+from spectrohar.sources.labels import DICTIONARY
+from spectrohar.sources.metadata import METADATA
 
 SUFFIXES = (".csv.gz", ".csv")
 NOT_RECORDINGS = (DICTIONARY, METADATA)

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from spectrohar.cache.layout import NO_OFFSET, window_dataset
+from spectrohar.cache.windows import CHUNK_WINDOWS, RATE_TOLERANCE, in_g
 from spectrohar.errors import DataError
-from spectrohar.layout import NO_OFFSET, window_dataset
 from spectrohar.sources import checked_ids, source_folder
-from spectrohar.windows import CHUNK_WINDOWS, RATE_TOLERANCE, in_g
 
 PROCESSED = ("X.npy", "Y.npy", "T.npy", "pid.npy")
 # The accepted dtypes by kind: floats, strings, datetime64.

@@ -36,7 +36,7 @@ import numpy as np
 import xarray as xr
 from numpy.lib.stride_tricks import sliding_window_view
 
-from spectrohar.layout import WINDOW_DIMS
+from spectrohar.cache.layout import WINDOW_DIMS
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,16 +1,16 @@
-from spectrohar import settings, train
+from spectrohar import settings
 from spectrohar.log import run_logged
+from spectrohar.models import FAMILIES
 
 run_logged(
     snakemake.log[0],
-    train.build,
-    spectrograms=list(snakemake.input.spectrograms),
+    FAMILIES[snakemake.params.family].module.fit,
+    stores=list(snakemake.input.stores),
     split_table=snakemake.input.split,
     dictionary=snakemake.input.dictionary,
-    checkpoint=snakemake.output.checkpoint,
+    model_file=snakemake.output.model,
     history_table=snakemake.output.history,
     memory_mb=snakemake.resources.mem_mb,
     threads=snakemake.threads,
-    model=settings.section("cnn", snakemake.params.model),
-    **settings.sections(snakemake.params),
+    **settings.sections(snakemake.params.sections),
 )

@@ -1,23 +1,24 @@
 # `snakemake --cores 8 predict`: a trained model on the recordings of predict.recordings, each
-# cut and predicted as the model's windows were (spectrohar.recordings), then a summary per
-# recording and day and a page of timelines under results/predict/. predict.model: best (the run
+# cut and predicted as the model's windows were (spectrohar.prediction.predict), then a summary
+# per recording and day and a page of timelines under results/predict/. predict.model: best (the run
 # with the best validation kappa, chosen by the select_model checkpoint), a run (cnn/hmm), or a
 # model file used unsmoothed, for which nothing is trained.
 import dataclasses
 import functools
 import json
 
-from spectrohar.predict import FAMILIES
 from spectrohar.sources import capture24
 
-PREDICTION_RUNS = [f"{model}/{smoothing}" for model in STORES for smoothing in ("none", "hmm")]
+PREDICTION_RUNS = [f"{model}/{smoothing}" for model in FAMILIES for smoothing in SMOOTHINGS]
+MODEL_SUFFIXES = [Path(family.model_file).suffix for family in FAMILIES.values()]
 if not (
     SETTINGS.predict.model in ("best", *PREDICTION_RUNS)
-    or Path(SETTINGS.predict.model).suffix in FAMILIES
+    or Path(SETTINGS.predict.model).suffix in MODEL_SUFFIXES
 ):
     raise WorkflowError(
         f"config predict.model: {SETTINGS.predict.model!r} is neither best, nor a run "
-        f"({', '.join(PREDICTION_RUNS)}), nor a model file (model.pt, model.skops)"
+        f"({', '.join(PREDICTION_RUNS)}), nor a model file "
+        f"({', '.join(family.model_file for family in FAMILIES.values())})"
     )
 
 
@@ -38,6 +39,11 @@ def predict_recordings() -> dict[str, str]:
     if not names:
         raise WorkflowError(f"config predict.recordings: {folder!r} holds no *.csv.gz or *.csv")
     return {name: capture24.inputs(source, name)["recording"] for name in names}
+
+
+def prediction_tables(wildcards) -> list[str]:
+    """The table of each recording of predict.recordings."""
+    return expand("results/predict/{recording}.parquet", recording=predict_recordings())
 
 
 def predict_model(wildcards) -> dict[str, str]:
@@ -76,9 +82,9 @@ rule predict_recording:
     output:
         "results/predict/{recording}.parquet",
     params:
-        predict=config["predict"],
+        unit=config["predict"]["unit"],
         nonwear=config["nonwear"],
-        train=config["train"],
+        device=config["train"]["device"],
     wildcard_constraints:
         recording=PARTICIPANT_ID.pattern,
     log:
@@ -94,13 +100,10 @@ rule predict_recording:
 
 rule predict_summary:
     input:
-        tables=lambda wildcards: expand(
-            "results/predict/{recording}.parquet", recording=predict_recordings()
-        ),
+        tables=prediction_tables,
     output:
         summary="results/predict/summary.csv",
         metrics="results/predict/metrics.json",
-        page=report("results/predict/report.html", category="Predictions"),
     params:
         names=lambda wildcards: list(predict_recordings()),
     log:
@@ -113,6 +116,26 @@ rule predict_summary:
         "../scripts/predict_summary.py"
 
 
+rule predict_page:
+    input:
+        tables=prediction_tables,
+        summary=rules.predict_summary.output.summary,
+        metrics=rules.predict_summary.output.metrics,
+    output:
+        report("results/predict/report.html", category="Predictions"),
+    params:
+        names=lambda wildcards: list(predict_recordings()),
+    log:
+        "logs/predict/page.log",
+    benchmark:
+        "logs/benchmarks/predict/page.tsv"
+    resources:
+        mem_mb=2000,
+    script:
+        "../scripts/predict_page.py"
+
+
 rule predict:
     input:
         rules.predict_summary.output,
+        rules.predict_page.output,

@@ -7,8 +7,8 @@ from importlib.resources import files
 import numpy as np
 import pandas as pd
 
+from spectrohar.cache.layout import UNANNOTATED
 from spectrohar.errors import DataError
-from spectrohar.layout import UNANNOTATED
 
 DICTIONARY = "annotation-label-dictionary.csv"
 PACKAGED_DICTIONARY = files("spectrohar") / "data" / DICTIONARY

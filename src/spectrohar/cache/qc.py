@@ -3,9 +3,9 @@
 
 import pandas as pd
 
-from spectrohar.labels import map_labels, read_dictionary
-from spectrohar.layout import DROP_REASONS
-from spectrohar.stores import open_store
+from spectrohar.cache.layout import DROP_REASONS
+from spectrohar.cache.stores import open_store
+from spectrohar.sources.labels import map_labels, read_dictionary
 
 
 def quality_table(window_stores, dictionary: pd.DataFrame, scheme: str) -> pd.DataFrame:

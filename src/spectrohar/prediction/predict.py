@@ -6,15 +6,12 @@ sentences included), with the window length and sample rate of the model, any ot
 resampled. Every complete window gets the model's predicted class and class probabilities,
 computed from the windows as the model's stores were (STFT or features, with the settings in the
 model file), the class the run's HMM smooths it to where the run has one, a non-wear flag
-(spectrohar.nonwear) and, where the recording is annotated, its label under the scheme the model
+(prediction.nonwear) and, where the recording is annotated, its label under the scheme the model
 was trained with. Per recording and calendar day, the hours of each class leave non-wear out
-(spectrohar.daily).
+(prediction.daily).
 """
 
-import base64
 import dataclasses
-import html
-import io
 import json
 import logging
 from pathlib import Path
@@ -23,21 +20,18 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from spectrohar.daily import daily_summary
+from spectrohar.cache.layout import UNANNOTATED
+from spectrohar.cache.windows import window_recording
 from spectrohar.errors import DataError
-from spectrohar.figures import DPI, plot_timelines
-from spectrohar.hmm import HMM, contiguous_runs, load_hmm, smooth
-from spectrohar.labels import DICTIONARY, PACKAGED_DICTIONARY, labelling
-from spectrohar.layout import UNANNOTATED
-from spectrohar.models import resolve_device
-from spectrohar.nonwear import non_wear, window_statistics
-from spectrohar.predict import Loaded, load_model
-from spectrohar.report import CSS
-from spectrohar.score import score
+from spectrohar.evaluation.score import score
+from spectrohar.models import Loaded, load_model
+from spectrohar.models.hmm import HMM, contiguous_runs, load_hmm, smooth
+from spectrohar.prediction.daily import daily_summary
+from spectrohar.prediction.nonwear import non_wear, window_statistics
 from spectrohar.settings import Windows
 from spectrohar.sources import checked_ids
 from spectrohar.sources.capture24 import SUFFIXES, read_recording
-from spectrohar.windows import window_recording
+from spectrohar.sources.labels import DICTIONARY, PACKAGED_DICTIONARY, labelling
 
 log = logging.getLogger(__name__)
 
@@ -58,16 +52,15 @@ class Predictor:
 def load_predictor(model_file, hmm_file=None, *, device="auto") -> Predictor:
     """The model saved at `model_file` (model.pt or model.skops) on `device` (train.device's
     choices), smoothed by the HMM the smooth rule saved at `hmm_file` if one is given."""
-    resolved = resolve_device(device)
     # One thread: a forest sums its trees' probabilities in one order, so that the workflow and
     # the command give the same numbers whatever threads they have.
-    model = load_model(model_file, resolved, threads=1)
+    model = load_model(model_file, device, threads=1)
     hmm = (
         None
         if hmm_file is None
         else load_hmm(hmm_file, model.classes, model.window_length_s, model_file)
     )
-    return Predictor(str(model_file), model, hmm, str(resolved))
+    return Predictor(str(model_file), model, hmm, model.device)
 
 
 def recording_name(path) -> str:
@@ -163,82 +156,42 @@ def activity(table) -> pd.Series:
     return table["smoothed" if "smoothed" in table else "predicted"]
 
 
-def summarise(tables, summary, metrics, page) -> None:
+def table_classes(table) -> list[str]:
+    """The classes of a recording's table, from its probability columns."""
+    return [c.removeprefix(PROBABILITY) for c in table.columns if c.startswith(PROBABILITY)]
+
+
+def summarise(tables, summary, metrics) -> None:
     """From the recordings' tables (name: parquet path): `summary`, a CSV row per recording and
-    calendar day (daily.daily_summary: hours of each class, non-wear, no data, complete);
-    `metrics`, JSON of score.score of each annotated recording's labelled windows by name; and
-    `page`, HTML with each recording's timeline of each day and its daily totals."""
-    days, scores, sections = [], {}, []
+    calendar day (daily.daily_summary: hours of each class, non-wear, no data, complete); and
+    `metrics`, JSON of score.score of each annotated recording's labelled windows by name."""
+    days, scores = [], {}
     for name, path in tables.items():
         table = pd.read_parquet(path)
-        attrs = table.attrs
-        classes = [c.removeprefix(PROBABILITY) for c in table.columns if c.startswith(PROBABILITY)]
-        length_s, state = attrs["window_length_s"], activity(table)
-        day = daily_summary(table.window_start, length_s, state, table.non_wear, classes, name)
-        days.append(day)
+        state = activity(table)
+        days.append(
+            daily_summary(
+                table.window_start,
+                table.attrs["window_length_s"],
+                state,
+                table.non_wear,
+                table_classes(table),
+                name,
+            )
+        )
         labelled = table.label.notna()
         if labelled.any():
             scores[name] = score(
                 table[labelled].assign(participant=name, predicted=state[labelled])
             )
-        figure = plot_timelines(
-            table.window_start,
-            length_s,
-            state,
-            table.non_wear,
-            classes,
-            f"{name}: {attrs['recording']}",
-        )
-        sections.append(_recording_html(name, table, day, figure, scores.get(name)))
     pd.concat(days, ignore_index=True).to_csv(summary, index=False)
     Path(metrics).write_text(json.dumps(scores, indent=2))
-    rule = attrs["nonwear"]
-    smoothing = " smoothed by its HMM" if attrs["smoothing"] == "hmm" else ""
-    title = f"spectrohar predictions: {len(tables)} recordings"
-    esc = html.escape
-    Path(page).write_text(
-        f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>{esc(title)}</title><style>{CSS}</style></head>
-<body><h1>{esc(title)}</h1>
-<p>The model in <code>{esc(attrs["model"])}</code>{smoothing}, on every complete
-{attrs["window_length_s"]:g} s window. Non-wear by van Hees et al. (2013) as GGIR applies it: an
-axis is still over {rule["window_minutes"]} minutes when its standard deviation is below
-{rule["std_mg"]:g} mg and its range below {rule["range_mg"]:g} mg; a {rule["step_minutes"]}-minute
-block with {rule["axes_still"]} still axes is non-wear, left out of the hours of each class. A day
-is complete with 21 h worn and recorded (<code>{esc(str(summary))}</code>).</p>
-{"".join(sections)}
-</body></html>
-""",
-        encoding="utf-8",
-    )
 
 
-def _recording_html(name, table, days, figure, scores) -> str:
-    """A recording's part of the page: what it is, its timeline, its daily totals."""
-    png = io.BytesIO()
-    figure.savefig(png, format="png", dpi=DPI)
-    image = base64.b64encode(png.getvalue()).decode("ascii")
-    attrs = table.attrs
-    kappa = (
-        ""
-        if scores is None
-        else f"; against its annotations ({scores['n_windows']} labelled windows, scheme "
-        f"{html.escape(attrs['label_scheme'])}): kappa {scores['kappa']:.3f}, macro F1 "
-        f"{scores['macro_f1']:.3f}"
-    )
-    totals = days.drop(columns="recording").to_html(index=False, float_format="{:.2f}".format)
-    return (
-        f"<h2>{html.escape(name)}</h2><p><code>{html.escape(attrs['recording'])}</code>: "
-        f"{len(table)} windows, {int(table.non_wear.sum())} of them non-wear, times "
-        f"{html.escape(attrs['time_zone'])}{kappa}</p>"
-        f'<figure><img alt="timeline of {html.escape(name)}" '
-        f'src="data:image/png;base64,{image}"></figure>{totals}'
-    )
-
-
-def predict_files(recordings, output, *, model_file, hmm_file, unit, nonwear, device) -> None:
+def predict_files(recordings, output, *, model_file, hmm_file, unit, nonwear, device) -> dict:
     """`spectrohar predict`: each of the `recordings` files -> `output`/<name>.parquet, then
-    summary.csv, metrics.json and report.html there (summarise), as the workflow's rules."""
+    summary.csv and metrics.json there (summarise), as the workflow's rules; the tables by
+    name."""
     names = {}
     for recording in recordings:
         name = recording_name(recording)
@@ -254,19 +207,16 @@ def predict_files(recordings, output, *, model_file, hmm_file, unit, nonwear, de
     for name, recording in tqdm(names.items(), desc="recordings", unit="recording"):
         table = predict_recording(recording, predictor, unit=unit, nonwear=nonwear)
         table.to_parquet(tables[name], index=False)
-    summarise(tables, *(Path(output) / name for name in OUTPUTS))
+    summarise(tables, Path(output) / "summary.csv", Path(output) / "metrics.json")
+    return tables
 
 
-# What summarise writes beside the tables, in the order of its arguments.
-OUTPUTS = ("summary.csv", "metrics.json", "report.html")
-
-
-def build(recording, table, *, model_file, hmm_file, predict, nonwear, train) -> None:
+def build(recording, table, *, model_file, hmm_file, unit, nonwear, device) -> None:
     """The predict_recording rule: one recording's table, with the model in `model_file` (and
-    the HMM in `hmm_file`, None: unsmoothed) on the `train` settings' device, accelerations in
-    the `predict` settings' unit, non-wear by the `nonwear` rule."""
-    predictor = load_predictor(model_file, hmm_file, device=train.device)
-    predict_recording(recording, predictor, unit=predict.unit, nonwear=nonwear).to_parquet(
+    the HMM in `hmm_file`, None: unsmoothed) on `device` (train.device's choices),
+    accelerations in `unit`, non-wear by the `nonwear` rule."""
+    predictor = load_predictor(model_file, hmm_file, device=device)
+    predict_recording(recording, predictor, unit=unit, nonwear=nonwear).to_parquet(
         table, index=False
     )
 

@@ -10,7 +10,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import ConfusionMatrixDisplay
 
-from spectrohar.daily import NON_WEAR, day_runs, recording_days
+from spectrohar.prediction.daily import NON_WEAR, day_runs, recording_days
 
 # The object-oriented Figure API keeps no pyplot state, so nothing needs closing and the
 # Agg canvas is used for PNG output whatever backend the process has selected.

@@ -1,8 +1,10 @@
-"""The report rule's page: one self-contained HTML file embedding the run's figures, each with
-its caption from workflow/report/*.rst, and the run's tables and parameters."""
+"""The pages, each one self-contained HTML file: the report rule's, embedding the run's figures,
+each with its caption from workflow/report/*.rst, and the run's tables and parameters; and the
+predict_page rule's, with the timelines and daily totals of the recordings predicted."""
 
 import base64
 import html
+import io
 import json
 from functools import partial
 from pathlib import Path
@@ -11,17 +13,19 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from spectrohar.comparison import METRICS
-from spectrohar.figures import (
+from spectrohar.cache.stores import open_spectrograms, reading
+from spectrohar.evaluation.compare import METRICS
+from spectrohar.prediction.predict import activity, table_classes
+from spectrohar.report.figures import (
     DPI,
     plot_comparison,
     plot_confusion_matrix,
     plot_participant_kappa,
     plot_spectrogram_examples,
+    plot_timelines,
     plot_training_curves,
 )
-from spectrohar.labels import labelling
-from spectrohar.stores import open_spectrograms, reading
+from spectrohar.sources.labels import labelling
 
 CSS = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #ccc;padding:3px 8px}
@@ -182,3 +186,67 @@ def _headline(metrics) -> list[tuple[str, str]]:
         ("Device", str(metrics["device"])),
         ("Classes", ", ".join(metrics["classes"])),
     ]
+
+
+def predictions_page(tables, summary, metrics, page) -> None:
+    """The predict_page rule: `page`, HTML with each recording's timeline of each day and its
+    daily totals, from the recordings' tables (name: parquet path), their `summary` and
+    `metrics` as prediction.predict.summarise wrote them."""
+    days = pd.read_csv(summary, dtype={"recording": str})
+    scores = json.loads(Path(metrics).read_text())
+    sections = []
+    for name, path in tables.items():
+        table = pd.read_parquet(path)
+        attrs = table.attrs
+        figure = plot_timelines(
+            table.window_start,
+            attrs["window_length_s"],
+            activity(table),
+            table.non_wear,
+            table_classes(table),
+            f"{name}: {attrs['recording']}",
+        )
+        day = days[days.recording == name]
+        sections.append(_recording_html(name, table, day, figure, scores.get(name)))
+    rule = attrs["nonwear"]
+    smoothing = " smoothed by its HMM" if attrs["smoothing"] == "hmm" else ""
+    title = f"spectrohar predictions: {len(tables)} recordings"
+    esc = html.escape
+    Path(page).write_text(
+        f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{esc(title)}</title><style>{CSS}</style></head>
+<body><h1>{esc(title)}</h1>
+<p>The model in <code>{esc(attrs["model"])}</code>{smoothing}, on every complete
+{attrs["window_length_s"]:g} s window. Non-wear by van Hees et al. (2013) as GGIR applies it: an
+axis is still over {rule["window_minutes"]} minutes when its standard deviation is below
+{rule["std_mg"]:g} mg and its range below {rule["range_mg"]:g} mg; a {rule["step_minutes"]}-minute
+block with {rule["axes_still"]} still axes is non-wear, left out of the hours of each class. A day
+is complete with 21 h worn and recorded (<code>{esc(str(summary))}</code>).</p>
+{"".join(sections)}
+</body></html>
+""",
+        encoding="utf-8",
+    )
+
+
+def _recording_html(name, table, days, figure, scores) -> str:
+    """A recording's part of the page: what it is, its timeline, its daily totals."""
+    png = io.BytesIO()
+    figure.savefig(png, format="png", dpi=DPI)
+    image = base64.b64encode(png.getvalue()).decode("ascii")
+    attrs = table.attrs
+    kappa = (
+        ""
+        if scores is None
+        else f"; against its annotations ({scores['n_windows']} labelled windows, scheme "
+        f"{html.escape(attrs['label_scheme'])}): kappa {scores['kappa']:.3f}, macro F1 "
+        f"{scores['macro_f1']:.3f}"
+    )
+    totals = days.drop(columns="recording").to_html(index=False, float_format="{:.2f}".format)
+    return (
+        f"<h2>{html.escape(name)}</h2><p><code>{html.escape(attrs['recording'])}</code>: "
+        f"{len(table)} windows, {int(table.non_wear.sum())} of them non-wear, times "
+        f"{html.escape(attrs['time_zone'])}{kappa}</p>"
+        f'<figure><img alt="timeline of {html.escape(name)}" '
+        f'src="data:image/png;base64,{image}"></figure>{totals}'
+    )

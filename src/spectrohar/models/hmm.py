@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from spectrohar.cache.stores import open_store
 from spectrohar.errors import DataError
-from spectrohar.labels import labelling
-from spectrohar.models import split_participants
-from spectrohar.stores import open_store
+from spectrohar.evaluation.split import split_participants
+from spectrohar.sources.labels import labelling
 
 # Added to every start, transition and emission count (add-one, Laplace smoothing): a transition
 # or a confusion never seen in the training or validation windows becomes unlikely, not

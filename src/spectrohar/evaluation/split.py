@@ -5,9 +5,9 @@ import re
 import numpy as np
 import pandas as pd
 
+from spectrohar.cache.stores import open_store
 from spectrohar.errors import DataError
-from spectrohar.metadata import with_metadata
-from spectrohar.stores import open_store
+from spectrohar.sources.metadata import with_metadata
 
 SETS = ("train", "validation", "test")
 # An inclusive range of ids that share a prefix and end in a number: 'P101-P151', 's01-s10'.
@@ -41,6 +41,12 @@ def select_participants(spec, participants, setting="split.test") -> list[str]:
                 "is two ids with one prefix, the lower first, like P101-P151)"
             )
     return sorted(selected)
+
+
+def split_participants(split_table, name) -> list[str]:
+    """The participants in set `name` (train, validation or test) of the split table."""
+    split = pd.read_csv(split_table)
+    return sorted(split.participant[split.set == name])
 
 
 def make_split(participants, split) -> pd.DataFrame:

@@ -18,10 +18,9 @@ import pandas as pd
 import scipy.signal
 import xarray as xr
 
-from spectrohar import sources
+from spectrohar.cache.layout import AXES, UNANNOTATED, participant_windows, window_dataset
+from spectrohar.cache.stores import write_dataset
 from spectrohar.errors import DataError
-from spectrohar.layout import AXES, UNANNOTATED, participant_windows, window_dataset
-from spectrohar.stores import write_dataset
 
 log = logging.getLogger(__name__)
 
@@ -186,11 +185,11 @@ def window_recording(recording, time, acceleration, annotation, time_zone, windo
     return ds
 
 
-def build(inputs, store, participant, *, source, windows) -> None:
-    """The windows rule: one participant's `inputs` (files of the `source`) -> its store, cut
-    under the `windows` settings."""
+def build(inputs, store, participant, *, read, source, windows) -> None:
+    """The windows rule: one participant's `inputs` (files of the `source`) -> its store, read
+    and cut under the `windows` settings by `read`, the source's (sources.source(kind).read)."""
     try:
-        ds = sources.source(source.kind).read(inputs, participant, windows)
+        ds = read(inputs, participant, windows)
     except DataError as error:
         if source.on_error == "stop":
             raise

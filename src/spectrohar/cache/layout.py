@@ -21,7 +21,7 @@ from collections.abc import Mapping
 import numpy as np
 import xarray as xr
 
-from spectrohar.stores import STRING
+from spectrohar.cache.stores import STRING
 
 AXES = ("x", "y", "z")  # the accelerometer's axes, as the recordings name them
 NORM = "norm"  # the channel of the vector magnitude over AXES

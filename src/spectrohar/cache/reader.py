@@ -17,9 +17,9 @@ import xarray as xr
 import zarr
 from zarr.buffer.cpu import NDBuffer
 
+from spectrohar.cache.stores import decoding, open_store
 from spectrohar.errors import DataError
-from spectrohar.labels import labelled_windows
-from spectrohar.stores import decoding, open_store
+from spectrohar.sources.labels import labelled_windows
 
 
 class Spectrograms:

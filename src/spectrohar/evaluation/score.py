@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 from sklearn import metrics as skm
 
-from spectrohar.comparison import bootstrap_intervals
+from spectrohar.evaluation.compare import bootstrap_intervals
 
 
 def kappa(true, predicted) -> float | None:
@@ -64,17 +64,19 @@ def group_scores(table: pd.DataFrame, participants: pd.DataFrame) -> dict:
     return groups
 
 
-def build(predictions, split_table, metrics, classification_report, *, compare) -> None:
+def build(
+    predictions, split_table, metrics, classification_report, *, resamples, confidence, seed
+) -> None:
     """The score rule: the test rows' metrics, with bootstrap confidence intervals by participant
-    under the `compare` settings, per group of the split table's metadata columns, with the
-    device that predicted them, and sklearn's classification report."""
+    (`resamples` seeded by `seed`, at `confidence`), per group of the split table's metadata
+    columns, with the device that predicted them, and sklearn's classification report."""
     table = pd.read_parquet(predictions)
     test = table[table.set == "test"]
     participants = pd.read_csv(split_table, dtype=str, keep_default_na=False)
     scores = {
         **score(test),
         "intervals": bootstrap_intervals(
-            test, n_resamples=compare.resamples, seed=compare.seed, confidence=compare.confidence
+            test, n_resamples=resamples, seed=seed, confidence=confidence
         ),
         "groups": group_scores(test, participants),
         "device": table.attrs["device"],

@@ -18,8 +18,8 @@ import xarray as xr
 from numpy.lib.stride_tricks import sliding_window_view
 
 from spectrohar import __version__
-from spectrohar.layout import NORM, spectrogram_dataset
-from spectrohar.stores import open_store, reading, write_dataset
+from spectrohar.cache.layout import NORM, spectrogram_dataset
+from spectrohar.cache.stores import open_store, reading, write_dataset
 
 log = logging.getLogger(__name__)
 

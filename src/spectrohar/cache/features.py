@@ -18,10 +18,10 @@ import scipy.signal
 import scipy.stats
 
 from spectrohar import __version__
+from spectrohar.cache.layout import AXES, NORM, feature_dataset
+from spectrohar.cache.spectrogram import channel_signals
+from spectrohar.cache.stores import open_store, reading, write_dataset
 from spectrohar.errors import DataError
-from spectrohar.layout import AXES, NORM, feature_dataset
-from spectrohar.spectrogram import channel_signals
-from spectrohar.stores import open_store, reading, write_dataset
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +215,7 @@ def build(window_store, store, *, threads) -> None:
         sample_rate=sample_rate,
         window_length_s=windows.attrs["window_length_s"],
         feature_descriptions=FEATURES,
-        method="spectrohar.features.window_features",
+        method="spectrohar.cache.features.window_features",
         spectrohar_version=__version__,
     ).chunk({"window": -1})  # a participant's features are small: one chunk
     with dask.config.set(scheduler="threads", num_workers=threads), reading(window_store):

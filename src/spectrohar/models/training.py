@@ -1,11 +1,12 @@
-"""Training from the spectrogram cache; model selection and early stopping on the validation
-participants only. The test participants are never read here."""
+"""Training a torch network from the spectrogram cache: the epoch loop, with model selection and
+early stopping on the validation participants only (the test participants are never read here),
+and what training and prediction share: the device, a split's windows, reading what torch saved."""
 
 import copy
-import dataclasses
 import logging
 import math
 import os
+import pickle
 import time
 from pathlib import Path
 
@@ -14,23 +15,84 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from sklearn.metrics import cohen_kappa_score, f1_score
+from torch import nn
 from tqdm.auto import tqdm
 
+from spectrohar.cache.reader import Spectrograms
 from spectrohar.errors import DataError
-from spectrohar.labels import labelling
-from spectrohar.models import (
-    build_model,
-    load_saved,
-    predict,
-    resolve_device,
-    split_participants,
-    split_windows,
-)
-from spectrohar.versions import versions
+from spectrohar.evaluation.split import split_participants
 
 log = logging.getLogger(__name__)
 
 HIGHER_IS_BETTER = {"val_loss": False, "val_kappa": True, "val_macro_f1": True}
+
+
+def resolve_device(choice: str) -> torch.device:
+    """'auto' picks CUDA when torch sees a GPU; 'cuda' without one is an error, not a fallback."""
+    if choice == "auto":
+        choice = "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise DataError("train.device is 'cuda' but torch sees no CUDA device")
+    return torch.device(choice)
+
+
+@torch.no_grad()
+def logits(model: nn.Module, windows, *, batch_size: int, device) -> torch.Tensor:
+    """Logits of `windows` (a cache.Spectrograms) in store order and evaluation mode, on the CPU."""
+    model.eval()
+    return torch.cat([model(x.to(device)).cpu() for x, _ in windows.batches(batch_size)])
+
+
+def load_saved(path, map_location=None):
+    """What torch.save wrote at `path`, read as tensors and plain Python values only.
+
+    Nothing else is unpickled, so a planted file runs no code: it is a DataError.
+    """
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    # What torch raises for pickled objects other than tensors and plain values, and for a file
+    # that is no torch file at all (empty, cut short).
+    except (pickle.UnpicklingError, EOFError, RuntimeError):
+        raise DataError(
+            f"{path}: not read, as it is not a file of tensors and plain Python values that this "
+            "pipeline writes (nothing else is ever unpickled)"
+        ) from None
+
+
+# Of a rule's resources.mem_mb, the part that the splits it holds at once may take in memory
+# (each split the same part of it); the rest is left to torch, the model and Python. Training holds
+# the training and the validation split; prediction a set and, while it reads the next, the last.
+CACHE_FRACTION = 0.5
+SPLITS_HELD = 2
+
+
+def split_windows(
+    spectrograms, split_table, name, classes, labelling, *, memory_mb, threads
+) -> Spectrograms:
+    """The windows of set `name` of the split table in the stores `spectrograms`, labelled by
+    `labelling`, with class codes in `classes` (None: their own labels), held in memory if they
+    fit their part of `memory_mb`, read on `threads` threads; a set without windows is a
+    DataError, not an empty loop."""
+    participants = split_participants(split_table, name)
+    windows = Spectrograms(
+        spectrograms,
+        participants,
+        classes,
+        labelling,
+        memory_budget_mb=memory_mb * CACHE_FRACTION / SPLITS_HELD,
+        threads=threads,
+    )
+    if not len(windows):
+        where = (
+            spectrograms[0]
+            if len(spectrograms) == 1
+            else f"the {len(spectrograms)} stores in {Path(spectrograms[0]).parent}"
+        )
+        raise DataError(
+            f"{split_table}: the {name} participants {', '.join(participants) or '(none)'} "
+            f"have no labelled windows in {where}"
+        )
+    return windows
 
 
 def validation_scores(logits: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
@@ -44,7 +106,7 @@ def validation_scores(logits: torch.Tensor, y: torch.Tensor) -> dict[str, float]
     }
 
 
-def fit(
+def fit_network(
     model,
     train,
     validation,
@@ -129,8 +191,9 @@ def fit(
                 f"batch {bad[0] + 1} (of {len(losses)})"
             )
         train_seconds = time.perf_counter() - start
-        logits = predict(model, validation, batch_size=1024, device=device)
-        scores = validation_scores(logits, validation.y)
+        scores = validation_scores(
+            logits(model, validation, batch_size=1024, device=device), validation.y
+        )
         if not math.isfinite(scores["val_loss"]):
             raise _non_finite(f"validation loss is {scores['val_loss']} at epoch {epoch}")
         state["history"].append(
@@ -193,128 +256,3 @@ def _non_finite(loss: str) -> DataError:
         f"{loss}: the spectrograms or the settings give non-finite values; check the cache with "
         "`spectrohar inspect` or lower train.learning_rate"
     )
-
-
-def build(
-    spectrograms,
-    split_table,
-    dictionary,
-    checkpoint,
-    history_table,
-    *,
-    model,
-    train,
-    labels,
-    memory_mb,
-    threads,
-) -> None:
-    """The train_cnn rule: the `model` family on the training participants' windows in the
-    spectrogram stores `spectrograms` under the `train` settings, labelled under the `labels`
-    settings with `dictionary`, selected on the validation ones; the splits held in memory
-    while they fit their part of the rule's `memory_mb` (models.CACHE_FRACTION), read on the
-    rule's `threads`."""
-    if train.deterministic:  # the same numbers twice on a GPU too, at the cost of slower kernels
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(train.deterministic)
-    torch.backends.cudnn.benchmark = not train.deterministic
-    label = labelling(dictionary, labels)
-    training = split_windows(
-        spectrograms, split_table, "train", None, label, memory_mb=memory_mb, threads=threads
-    )
-    classes = training.classes
-    if len(classes) < 2:
-        raise DataError(
-            f"{split_table}: the training participants have {len(classes)} classes under "
-            f"labels.scheme {labels.scheme}"
-        )
-    validation = split_windows(
-        spectrograms,
-        split_table,
-        "validation",
-        classes,
-        label,
-        memory_mb=memory_mb,
-        threads=threads,
-    )
-    if not (validation.y >= 0).any():  # the validation loss would be 0/0
-        raise DataError(
-            f"{split_table}: the validation participants "
-            f"{', '.join(split_participants(split_table, 'validation'))} have no windows of the "
-            f"training classes {', '.join(classes)}"
-        )
-    device = resolve_device(train.device)
-    log.info(
-        "training on %d windows (%s), validating on %d, %d classes, device %s",
-        len(training),
-        "in memory" if training.in_memory else "streamed by chunks",
-        len(validation),
-        len(classes),
-        device,
-    )
-    weight = None
-    if train.class_weight == "balanced":  # each class weighs as much in the loss as any other
-        counts = np.bincount(training.y.numpy(), minlength=len(classes))
-        weight = torch.tensor(len(training) / (len(classes) * counts), dtype=torch.float32)
-    torch.manual_seed(train.seed)
-    shape = training.shape
-    try:
-        network = build_model(model.name, len(classes), shape[0], **model.options)
-        network.eval()(torch.zeros(1, *shape))
-    except (TypeError, RuntimeError) as error:
-        raise DataError(
-            f"config {model.name} {model.options} cannot take {shape} spectrograms: {error}"
-        ) from None
-    network.to(device)
-    fitting = {
-        name: getattr(train, name)
-        for name in (
-            "max_epochs",
-            "batch_size",
-            "learning_rate",
-            "patience",
-            "monitor",
-            "seed",
-            "mixed_precision",
-            "channels_last",
-        )
-    }
-    # A state saved from other settings or other inputs is not resumed.
-    inputs = [
-        *(Path(store, "zarr.json").stat().st_mtime_ns for store in spectrograms),
-        Path(split_table).stat().st_mtime_ns,
-        Path(dictionary).stat().st_mtime_ns,
-    ]
-    state_path = Path(checkpoint).with_name("train-state.pt")
-    history, best_weights, best_epoch = fit(
-        network,
-        training,
-        validation,
-        device=device,
-        class_weight=weight,
-        state_path=state_path,
-        fingerprint={
-            **fitting,
-            "model": dataclasses.asdict(model),
-            "class_weight": train.class_weight,
-            "labels": dataclasses.asdict(labels),
-            "inputs": inputs,
-        },
-        **fitting,
-    )
-    history.to_csv(history_table, index=False)
-    torch.save(
-        {
-            "model_settings": dataclasses.asdict(model),
-            "weights": best_weights,
-            "classes": classes,
-            "in_channels": shape[0],
-            "spectrogram": dict(training.attrs),
-            "labels": dataclasses.asdict(labels),
-            "best_epoch": best_epoch,
-            "monitor": train.monitor,
-            "device": str(device),
-            "versions": versions(),
-        },
-        checkpoint,
-    )
-    state_path.unlink()

@@ -1,0 +1,66 @@
+"""The evaluate rule: a saved model's predictions for the validation and the test participants,
+one table, a row per window with its set, label, predicted class and each class's probability."""
+
+import numpy as np
+import pandas as pd
+
+from spectrohar.errors import DataError
+from spectrohar.models import FAMILIES
+from spectrohar.sources.labels import labelling
+
+SETS = ("validation", "test")
+
+
+def prediction_table(name, coords, classes, probabilities) -> pd.DataFrame:
+    """The rows of set `name`: each window of `coords` (participant, window_start, label), the
+    most probable of `classes` and the probability of each."""
+    classes = np.asarray(classes, dtype=object)
+    table = pd.DataFrame(
+        {
+            "set": name,
+            "participant": coords.participant.values.astype(object),
+            "window_start": coords.window_start.values,
+            "label": coords.label.values.astype(object),
+            "predicted": classes[probabilities.argmax(axis=1)],
+        }
+    )
+    for i, cls in enumerate(classes):
+        table[f"probability_{cls}"] = probabilities[:, i]
+    return table
+
+
+def build(
+    family,
+    stores,
+    split_table,
+    dictionary,
+    model_file,
+    predictions,
+    *,
+    device,
+    labels,
+    memory_mb,
+    threads,
+) -> None:
+    """The evaluate rule: the model of `family` saved at `model_file` on every validation and
+    test window of its `stores`, labelled under the `labels` settings with `dictionary`, on
+    `device` (train.device's choices) where the family runs on one, within the rule's
+    `memory_mb`; one table."""
+    model = FAMILIES[family].load(model_file, device, threads)
+    label = labelling(dictionary, labels)
+    tables = []
+    for name in SETS:
+        coords, probabilities = model.predict_set(stores, split_table, name, label, memory_mb)
+        non_finite = ~np.isfinite(probabilities).all(axis=1)
+        if non_finite.any():  # argmax would quietly predict the first class
+            first = coords.isel(window=np.flatnonzero(non_finite)[0])
+            raise DataError(
+                f"{model_file}: gives non-finite probabilities for {non_finite.sum()} of "
+                f"{len(probabilities)} {name} windows (the first: {first.participant.item()} at "
+                f"{pd.Timestamp(first.window_start.item())}); check the stores with "
+                "`spectrohar inspect`"
+            )
+        tables.append(prediction_table(name, coords, model.classes, probabilities))
+    table = pd.concat(tables, ignore_index=True)
+    table.attrs = {"model": family, "device": model.device}  # kept in the parquet file
+    table.to_parquet(predictions, index=False)

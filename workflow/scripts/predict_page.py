@@ -1,0 +1,11 @@
+from spectrohar.log import run_logged
+from spectrohar.report import pages
+
+run_logged(
+    snakemake.log[0],
+    pages.predictions_page,
+    tables=dict(zip(snakemake.params.names, snakemake.input.tables, strict=True)),
+    summary=snakemake.input.summary,
+    metrics=snakemake.input.metrics,
+    page=snakemake.output[0],
+)
