@@ -74,6 +74,7 @@ include: "workflow/rules/smooth.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/compare.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/common.smk"
 include: "workflow/rules/predict.smk"
 
 

@@ -6,13 +6,13 @@ rule compare:
         metrics=expand("results/{run[0]}/{run[1]}/metrics.json", run=RUNS),
     output:
         report("results/comparison.csv", category="Report"),
-    params:
-        runs=RUNS,
     log:
         "logs/compare.log",
     benchmark:
         "logs/benchmarks/compare.tsv"
     resources:
         mem_mb=500,
+    params:
+        runs=RUNS,
     script:
         "../scripts/compare.py"

@@ -9,12 +9,6 @@ rule evaluate:
         model=lambda wildcards: MODEL_FILES[wildcards.model],
     output:
         predictions="results/{model}/none/predictions.parquet",
-    params:
-        # The device matters only to a family that runs on one.
-        device=lambda wildcards: (
-            config["train"]["device"] if FAMILIES[wildcards.model].device else "cpu"
-        ),
-        labels=config["labels"],
     log:
         "logs/evaluate/{model}.log",
     benchmark:
@@ -22,5 +16,11 @@ rule evaluate:
     threads: THREADS
     resources:
         mem_mb=4000,  # models.CACHE_FRACTION of it for the sets held in memory
+    params:
+        # The device matters only to a family that runs on one.
+        device=lambda wildcards: (
+            config["train"]["device"] if FAMILIES[wildcards.model].device else "cpu"
+        ),
+        labels=config["labels"],
     script:
         "../scripts/evaluate.py"

@@ -7,13 +7,13 @@ rule qc:
         dictionary=DICTIONARY,
     output:
         "results/qc.csv",
-    params:
-        labels=config["labels"],
     log:
         "logs/qc.log",
     benchmark:
         "logs/benchmarks/qc.tsv"
     resources:
         mem_mb=1000,
+    params:
+        labels=config["labels"],
     script:
         "../scripts/qc.py"

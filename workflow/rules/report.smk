@@ -32,7 +32,6 @@ rule report:
         # In the order of the figures below, which the script pairs them with.
         captions=[workflow.source_path(f"../report/{kind}.rst") for kind, _ in FIGURES.values()],
     output:
-        page=report("results/report/report.html", category="Report"),
         **{
             figure: report(
                 f"results/report/{figure}.png",
@@ -41,17 +40,18 @@ rule report:
             )
             for figure, (kind, category) in FIGURES.items()
         },
-    params:
-        runs=RUNS,
-        models=SETTINGS.compare.models,
-        report=config["report"],
-        labels=config["labels"],
-        config=config,
+        page=report("results/report/report.html", category="Report"),
     log:
         "logs/report.log",
     benchmark:
         "logs/benchmarks/report.tsv"
     resources:
         mem_mb=2000,
+    params:
+        runs=RUNS,
+        models=SETTINGS.compare.models,
+        report=config["report"],
+        labels=config["labels"],
+        config=config,
     script:
         "../scripts/report.py"

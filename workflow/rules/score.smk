@@ -9,14 +9,14 @@ rule score:
     output:
         metrics="results/{model}/{smoothing}/metrics.json",
         classification_report="results/{model}/{smoothing}/classification_report.txt",
-    params:
-        # Of the compare section, only what the intervals depend on.
-        bootstrap={key: config["compare"][key] for key in ("resamples", "confidence", "seed")},
     log:
         "logs/score/{model}-{smoothing}.log",
     benchmark:
         "logs/benchmarks/score/{model}-{smoothing}.tsv"
     resources:
         mem_mb=1000,
+    params:
+        # Of the compare section, only what the intervals depend on.
+        bootstrap={key: config["compare"][key] for key in ("resamples", "confidence", "seed")},
     script:
         "../scripts/score.py"

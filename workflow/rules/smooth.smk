@@ -12,13 +12,13 @@ rule smooth:
     output:
         predictions="results/{model}/hmm/predictions.parquet",
         hmm="results/{model}/hmm/hmm.json",
-    params:
-        labels=config["labels"],
     log:
         "logs/smooth/{model}.log",
     benchmark:
         "logs/benchmarks/smooth/{model}.tsv"
     resources:
         mem_mb=2000,
+    params:
+        labels=config["labels"],
     script:
         "../scripts/smooth.py"

@@ -7,8 +7,6 @@ rule spectrogram:
         "results/windows/{participant}.zarr",
     output:
         directory("results/spectrograms/{participant}.zarr"),
-    params:
-        spectrogram=config["spectrogram"],
     log:
         "logs/spectrogram/{participant}.log",
     benchmark:
@@ -16,5 +14,7 @@ rule spectrogram:
     threads: PARTICIPANT_THREADS
     resources:
         mem_mb=2000,
+    params:
+        spectrogram=config["spectrogram"],
     script:
         "../scripts/spectrogram.py"

@@ -3,17 +3,17 @@
 
 rule split:
     input:
-        windows=expand("results/windows/{participant}.zarr", participant=PARTICIPANTS),
         **METADATA,
+        windows=expand("results/windows/{participant}.zarr", participant=PARTICIPANTS),
     output:
         "results/split.csv",
-    params:
-        split=config["split"],
     log:
         "logs/split.log",
     benchmark:
         "logs/benchmarks/split.tsv"
     resources:
         mem_mb=200,
+    params:
+        split=config["split"],
     script:
         "../scripts/split.py"

@@ -4,14 +4,14 @@
 rule synthesize_recording:
     output:
         SOURCE.inputs(SETTINGS.source, "{participant}")["recording"],
-    params:
-        synthetic=config["synthetic"],
     log:
         "logs/synthesize/{participant}.log",
     benchmark:
         "logs/benchmarks/synthesize/{participant}.tsv"
     resources:
         mem_mb=2000,
+    params:
+        synthetic=config["synthetic"],
     script:
         "../scripts/synthesize_recording.py"
 
@@ -20,14 +20,14 @@ rule synthesize_metadata:
     output:
         metadata=settings.metadata(SETTINGS),
         dictionary=f"{SETTINGS.source.path}/{labels.DICTIONARY}",
-    params:
-        participants=PARTICIPANTS,
-        synthetic=config["synthetic"],
     log:
         "logs/synthesize/metadata.log",
     benchmark:
         "logs/benchmarks/synthesize/metadata.tsv"
     resources:
         mem_mb=500,
+    params:
+        participants=PARTICIPANTS,
+        synthetic=config["synthetic"],
     script:
         "../scripts/synthesize_metadata.py"

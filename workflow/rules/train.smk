@@ -15,14 +15,6 @@ for family in FAMILIES.values():
         output:
             model=MODEL_FILES[family.name],
             history=f"results/{family.name}/history.csv",
-        params:
-            family=family.name,
-            # The family's own section and those its training depends on, and nothing else: a
-            # new train.learning_rate retrains the CNN, not the forest.
-            sections={
-                section: config[section]
-                for section in (family.name, *family.sections, "labels")
-            },
         log:
             f"logs/train/{family.name}.log",
         benchmark:
@@ -32,5 +24,12 @@ for family in FAMILIES.values():
             # For the CNN, training.CACHE_FRACTION of it holds the training and validation
             # splits in memory while they fit; larger ones are streamed from the cache by chunks.
             mem_mb=8000,
+        params:
+            family=family.name,
+            # The family's own section and those its training depends on, and nothing else: a
+            # new train.learning_rate retrains the CNN, not the forest.
+            sections={
+                section: config[section] for section in (family.name, *family.sections, "labels")
+            },
         script:
             "../scripts/train.py"

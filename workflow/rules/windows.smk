@@ -6,14 +6,14 @@ rule windows:
         unpack(lambda wildcards: SOURCE.inputs(SETTINGS.source, wildcards.participant)),
     output:
         directory("results/windows/{participant}.zarr"),
-    params:
-        source=PARTICIPANT_SOURCE,
-        windows=config["windows"],
     log:
         "logs/windows/{participant}.log",
     benchmark:
         "logs/benchmarks/windows/{participant}.tsv"
     resources:
         mem_mb=2000,  # a 26 h recording peaks near 1.1 GB
+    params:
+        source=PARTICIPANT_SOURCE,
+        windows=config["windows"],
     script:
         "../scripts/windows.py"
