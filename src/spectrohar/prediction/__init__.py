@@ -1,0 +1,1 @@
+"""A trained model on new recordings: predictions per window, non-wear, daily summaries."""

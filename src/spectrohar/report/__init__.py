@@ -1,0 +1,1 @@
+"""The report: figures, and the HTML pages of a run and of predictions on recordings."""
