@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from spectrohar.cache.layout import window_length
 from spectrohar.cache.stores import (
     describe,
     describe_folder,
@@ -101,7 +102,7 @@ def _find(parser, ds, participant, time) -> int:
     if participant is None or time is None:
         parser.error("show needs --window, or --participant and --time")
     start = ds.window_start.values
-    length = np.timedelta64(round(ds.attrs["window_length_s"] * 1e9), "ns")
+    length = window_length(ds.attrs["window_length_s"])
     try:
         at = np.datetime64(pd.Timestamp(time), "ns")
     except (ValueError, TypeError):  # unparseable, or empty (NaT)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from spectrohar.cache.layout import window_length
 from spectrohar.cache.stores import open_store
 from spectrohar.errors import DataError
 from spectrohar.evaluation.split import split_participants
@@ -56,8 +57,7 @@ def contiguous_runs(participant, window_start, window_length_s) -> np.ndarray:
     # Grouped: one change of participant fewer than participants (factorize codes 0 ... n - 1).
     if (~same_participant).sum() != participant.max():
         raise ValueError("windows out of order: a participant's windows are not all together")
-    length = np.timedelta64(round(window_length_s * 1e9), "ns")
-    new_run = ~same_participant | (step != length)
+    new_run = ~same_participant | (step != window_length(window_length_s))
     return np.r_[0, np.cumsum(new_run)]
 
 

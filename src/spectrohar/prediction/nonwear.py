@@ -36,7 +36,7 @@ import numpy as np
 import xarray as xr
 from numpy.lib.stride_tricks import sliding_window_view
 
-from spectrohar.cache.layout import WINDOW_DIMS
+from spectrohar.cache.layout import WINDOW_DIMS, window_length
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +78,7 @@ def hour_statistics(statistics, window_start, window_length_s, rule=NonWearRule(
     `window_statistics`, starts (datetime64, increasing) and length in seconds."""
     start = np.asarray(window_start, dtype="datetime64[ns]").view("int64")
     step_ns = rule.step_minutes * 60 * 10**9
-    window_ns = round(window_length_s * 10**9)
+    window_ns = window_length(window_length_s).astype("int64")
     if step_ns % window_ns:
         raise ValueError(
             f"{window_length_s} s windows do not fill {rule.step_minutes}-minute blocks evenly"

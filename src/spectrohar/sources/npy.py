@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from spectrohar.cache.layout import NO_OFFSET, window_dataset
+from spectrohar.cache.layout import NO_OFFSET, window_dataset, window_length
 from spectrohar.cache.windows import CHUNK_WINDOWS, RATE_TOLERANCE, in_g
 from spectrohar.errors import DataError
 from spectrohar.sources import checked_ids, source_folder
@@ -116,7 +116,7 @@ def check_starts(path, start, pid, windows) -> None:
 
 def covered_hours(start, length_s) -> float:
     """Hours the union of the windows [start, start + length_s) covers, `start` sorted."""
-    length = np.timedelta64(round(length_s * 1e9), "ns")
+    length = window_length(length_s)
     covered = np.minimum(np.diff(start, append=start[-1:] + length), length)
     return float(covered.sum() / np.timedelta64(1, "h"))
 
