@@ -20,6 +20,7 @@ import pandas as pd
 from spectrohar.cache.layout import window_length
 from spectrohar.cache.stores import open_store
 from spectrohar.errors import DataError
+from spectrohar.evaluation.evaluate import table_classes
 from spectrohar.evaluation.split import split_participants
 from spectrohar.sources.labels import labelling
 
@@ -158,9 +159,7 @@ def build(predictions, window_stores, split_table, dictionary, smoothed, hmm_fil
     the `labels` settings with `dictionary`) and on the validation rows' predictions; written with
     `predicted` smoothed (the probabilities stay the model's), and the HMM as JSON."""
     table = pd.read_parquet(predictions)
-    classes = [
-        c.removeprefix("probability_") for c in table.columns if c.startswith("probability_")
-    ]
+    classes = table_classes(table)
     label = labelling(dictionary, labels)
     training = set(split_participants(split_table, "train"))
     sequences = []

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from spectrohar.cache.layout import UNANNOTATED
 from spectrohar.cache.windows import window_recording
 from spectrohar.errors import DataError
+from spectrohar.evaluation.evaluate import probability_columns, table_classes
 from spectrohar.evaluation.score import score
 from spectrohar.models import Loaded, load_model
 from spectrohar.models.hmm import HMM, contiguous_runs, load_hmm, smooth
@@ -34,8 +35,6 @@ from spectrohar.sources.capture24 import SUFFIXES, read_recording
 from spectrohar.sources.labels import DICTIONARY, PACKAGED_DICTIONARY, labelling
 
 log = logging.getLogger(__name__)
-
-PROBABILITY = "probability_"  # a table's column of each class's probability: probability_<class>
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,8 +134,8 @@ def predict_recording(recording, predictor: Predictor, *, unit, nonwear) -> pd.D
         runs = contiguous_runs(np.zeros(len(start)), start, length_s)
         table["smoothed"] = smooth(predictor.hmm, table.predicted, runs)
     table["non_wear"] = non_wear(window_statistics(acceleration), start, length_s, nonwear)
-    for i, cls in enumerate(classes):
-        table[f"{PROBABILITY}{cls}"] = probabilities[:, i]
+    for column, values in probability_columns(classes, probabilities).items():
+        table[column] = values
     table.attrs = {  # kept in the parquet file
         "recording": str(recording),
         "model": predictor.model_file,
@@ -154,11 +153,6 @@ def predict_recording(recording, predictor: Predictor, *, unit, nonwear) -> pd.D
 def activity(table) -> pd.Series:
     """Each window's class in a recording's table: the smoothed one where there is one."""
     return table["smoothed" if "smoothed" in table else "predicted"]
-
-
-def table_classes(table) -> list[str]:
-    """The classes of a recording's table, from its probability columns."""
-    return [c.removeprefix(PROBABILITY) for c in table.columns if c.startswith(PROBABILITY)]
 
 
 def summarise(tables, summary, metrics) -> None:
