@@ -145,8 +145,9 @@ def in_g(source, acceleration, magnitude, unit):
     return acceleration * np.float32(UNITS[unit]) if unit != "g" else acceleration
 
 
-def digest(*arrays) -> str:
-    """SHA-256 of the arrays' bytes: the same recording under two names has the same digest."""
+def digest(arrays) -> str:
+    """SHA-256 of the bytes of `arrays`, one after another (any iterable, so that chunks can be
+    read as they are hashed): the same recording under two names has the same digest."""
     sha = hashlib.sha256()
     for array in arrays:
         sha.update(np.ascontiguousarray(array).view(np.uint8))
@@ -159,7 +160,7 @@ def window_recording(recording, time, acceleration, annotation, time_zone, windo
     sample_rate = windows.sample_rate
     if len(time) < 2:
         raise DataError(f"{recording}: has {len(time)} rows, too few to be a recording")
-    recording_digest = digest(time, acceleration)
+    recording_digest = digest((time, acceleration))
     # Counted as read: resampling changes the rows, not what was recorded.
     rows_read = len(time)
     hours_recorded, hours_annotated = recorded_hours(time, pd.notna(annotation))
