@@ -12,7 +12,7 @@ from spectrohar.errors import DataError
 from spectrohar.evaluation.split import select_participants
 from spectrohar.prediction.nonwear import NonWearRule
 from spectrohar.sources import source
-from spectrohar.sources.labels import DICTIONARY, PACKAGED_DICTIONARY, read_dictionary
+from spectrohar.sources.labels import PACKAGED_DICTIONARY, choose_dictionary, read_dictionary
 from spectrohar.sources.metadata import METADATA
 
 
@@ -171,29 +171,28 @@ def participants(settings: Settings) -> list[str]:
     return select_participants(settings.source.participants, found, "source.participants") or found
 
 
+def _made(settings: Settings) -> bool:
+    """Whether the workflow makes the source's files (a source with RULES)."""
+    return hasattr(source(settings.source.kind), "RULES")
+
+
 def dictionary(settings: Settings) -> str:
-    """The annotation-label dictionary in use: `labels.dictionary`; else the source folder's
-    (which a source whose files the workflow makes writes there); else the packaged Capture-24
-    dictionary."""
-    beside = Path(settings.source.path) / DICTIONARY
-    if settings.labels.dictionary:
-        return settings.labels.dictionary
-    if beside.is_file() or hasattr(source(settings.source.kind), "RULES"):
-        return str(beside)
-    return str(PACKAGED_DICTIONARY)
+    """The annotation-label dictionary in use (labels.choose_dictionary, for the source
+    folder)."""
+    return choose_dictionary(settings.labels.dictionary, settings.source.path, _made(settings))
 
 
 def metadata(settings: Settings) -> str | None:
     """The source folder's metadata.csv, if it has one (or the workflow makes one)."""
     path = Path(settings.source.path) / METADATA
-    return str(path) if path.is_file() or hasattr(source(settings.source.kind), "RULES") else None
+    return str(path) if path.is_file() or _made(settings) else None
 
 
 def _check_dictionary(settings: Settings) -> None:
     """The dictionary must be there, with the scheme's column."""
     path = dictionary(settings)
     if not Path(path).is_file():
-        if not hasattr(source(settings.source.kind), "RULES"):
+        if not _made(settings):
             raise DataError(f"labels.dictionary: {path!r} does not exist")
         path = PACKAGED_DICTIONARY  # the workflow writes a copy of it
     schemes = [c.removeprefix("label:") for c in read_dictionary(path).columns if c != "annotation"]

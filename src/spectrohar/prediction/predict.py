@@ -32,7 +32,7 @@ from spectrohar.prediction.nonwear import non_wear, window_statistics
 from spectrohar.settings import Windows
 from spectrohar.sources import checked_ids
 from spectrohar.sources.capture24 import SUFFIXES, read_recording
-from spectrohar.sources.labels import DICTIONARY, PACKAGED_DICTIONARY, labelling
+from spectrohar.sources.labels import choose_dictionary, labelling
 
 log = logging.getLogger(__name__)
 
@@ -74,17 +74,15 @@ def recording_name(path) -> str:
 
 def label_dictionary(labels, recording) -> str:
     """The dictionary that labels a recording's annotations, chosen as the workflow chooses a
-    source's: the model's `labels.dictionary` where it was set, else the recording's folder's
-    annotation-label-dictionary.csv, else Capture-24's packaged one."""
-    if labels.dictionary:
-        if not Path(labels.dictionary).is_file():
-            raise DataError(
-                f"{recording}: its annotations are labelled with the model's dictionary "
-                f"{labels.dictionary}, which does not exist here"
-            )
-        return labels.dictionary
-    beside = Path(recording).parent / DICTIONARY
-    return str(beside if beside.is_file() else PACKAGED_DICTIONARY)
+    source's (labels.choose_dictionary), the recording's folder standing for the source's: the
+    model's `labels.dictionary`, which must be here, where it was set."""
+    path = choose_dictionary(labels.dictionary, Path(recording).parent)
+    if labels.dictionary and not Path(path).is_file():
+        raise DataError(
+            f"{recording}: its annotations are labelled with the model's dictionary "
+            f"{labels.dictionary}, which does not exist here"
+        )
+    return path
 
 
 def predict_recording(recording, predictor: Predictor, *, unit, nonwear) -> pd.DataFrame:

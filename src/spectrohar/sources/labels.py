@@ -3,6 +3,7 @@
 import logging
 from collections.abc import Callable
 from importlib.resources import files
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,16 @@ DICTIONARY = "annotation-label-dictionary.csv"
 PACKAGED_DICTIONARY = files("spectrohar") / "data" / DICTIONARY
 
 log = logging.getLogger(__name__)
+
+
+def choose_dictionary(setting, folder, made=False) -> str:
+    """The annotation-label dictionary that labels the recordings of `folder`: `setting`
+    (labels.dictionary) where it is given; else the folder's DICTIONARY where it is there (or
+    `made`: the workflow writes it there); else Capture-24's packaged one."""
+    if setting:
+        return setting
+    beside = Path(folder) / DICTIONARY
+    return str(beside if made or beside.is_file() else PACKAGED_DICTIONARY)
 
 
 def read_dictionary(path=PACKAGED_DICTIONARY) -> pd.DataFrame:
