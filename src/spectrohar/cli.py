@@ -17,7 +17,7 @@ from spectrohar.cache.stores import (
 )
 from spectrohar.cache.windows import UNITS
 from spectrohar.errors import DataError
-from spectrohar.prediction.nonwear import NonWearRule
+from spectrohar.prediction.nonwear import DEFAULT_RULE
 from spectrohar.prediction.predict import predict_files
 from spectrohar.report.figures import DPI, plot_window
 
@@ -68,7 +68,7 @@ def main(argv=None) -> None:
                 model_file=args.model,
                 hmm_file=args.hmm,
                 unit=args.unit,
-                nonwear=NonWearRule(),
+                nonwear=DEFAULT_RULE,
                 device=args.device,
             )
             print(f"{len(args.recordings)} recordings -> {args.output}")
