@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from spectrohar import settings
 from spectrohar.cache.layout import window_length
 from spectrohar.cache.stores import (
     describe,
@@ -55,7 +56,10 @@ def main(argv=None) -> None:
         "--unit", choices=list(UNITS), default="g", help="the recordings' unit (g)"
     )
     predict.add_argument(
-        "--device", choices=["auto", "cpu", "cuda"], default="auto", help="as train.device (auto)"
+        "--device",
+        choices=settings.choices("train", "device"),
+        default="auto",
+        help="as train.device (auto)",
     )
     args = parser.parse_args(argv)
     if args.command != "predict" and not Path(args.path).is_dir():

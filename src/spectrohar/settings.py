@@ -15,7 +15,12 @@ import yaml
 from spectrohar.errors import DataError
 from spectrohar.evaluation.split import select_participants
 from spectrohar.sources import source
-from spectrohar.sources.labels import PACKAGED_DICTIONARY, choose_dictionary, read_dictionary
+from spectrohar.sources.labels import (
+    PACKAGED_DICTIONARY,
+    SCHEME,
+    choose_dictionary,
+    read_dictionary,
+)
 from spectrohar.sources.metadata import METADATA
 
 REPO = Path(__file__).resolve().parents[2]  # the checkout the package is installed from
@@ -100,6 +105,11 @@ NonWearRule = _section_type(
 )
 
 
+def choices(name, key) -> list:
+    """The values setting `key` of config section `name` may take: its schema's enum."""
+    return _PROPERTIES[name]["properties"][key]["enum"]
+
+
 def section(name, values):
     """The typed object of config section `name`."""
     kind = SECTIONS[name]
@@ -152,7 +162,7 @@ def _check_dictionary(settings: Settings) -> None:
         if not _made(settings):
             raise DataError(f"labels.dictionary: {path!r} does not exist")
         path = PACKAGED_DICTIONARY  # the workflow writes a copy of it
-    schemes = [c.removeprefix("label:") for c in read_dictionary(path).columns if c != "annotation"]
+    schemes = [c.removeprefix(SCHEME) for c in read_dictionary(path).columns if c != "annotation"]
     if settings.labels.scheme not in schemes:
         raise DataError(
             f"labels.scheme: {settings.labels.scheme!r} is not a scheme of {path} (its "

@@ -13,6 +13,7 @@ from spectrohar.errors import DataError
 
 DICTIONARY = "annotation-label-dictionary.csv"
 PACKAGED_DICTIONARY = files("spectrohar") / "data" / DICTIONARY
+SCHEME = "label:"  # the prefix of a dictionary's column of each scheme's labels: label:<scheme>
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def map_labels(annotations, dictionary: pd.DataFrame, scheme: str, *, unknown="e
     annotation that is none of these stops with every such string and its count, or, with
     `unknown="drop"`, gets label None and is counted.
     """
-    column = f"label:{scheme}"
+    column = f"{SCHEME}{scheme}"
     if column not in dictionary.columns:
         raise DataError(f"{dictionary.attrs['path']}: has no column {column!r}")
     annotations = pd.Series(np.asarray(annotations, dtype=object))
