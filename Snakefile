@@ -17,9 +17,7 @@ configfile: "config.yaml"
 # The split is checked by the split rule, not here: a recording's windows and spectrograms need
 # none, so one recording on its own can be processed.
 try:
-    SETTINGS, PARTICIPANTS = settings.check(
-        config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
-    )
+    SETTINGS, PARTICIPANTS = settings.check(config)
 except DataError as error:
     raise WorkflowError(str(error)) from None
 

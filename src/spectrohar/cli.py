@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from spectrohar import settings
+from spectrohar.cache.layout import window_length
 from spectrohar.cache.stores import (
     describe,
     describe_folder,
@@ -16,7 +18,7 @@ from spectrohar.cache.stores import (
 )
 from spectrohar.cache.windows import UNITS
 from spectrohar.errors import DataError
-from spectrohar.prediction.nonwear import NonWearRule
+from spectrohar.prediction.nonwear import DEFAULT_RULE
 from spectrohar.prediction.predict import predict_files
 from spectrohar.report.figures import DPI, plot_window
 
@@ -54,7 +56,10 @@ def main(argv=None) -> None:
         "--unit", choices=list(UNITS), default="g", help="the recordings' unit (g)"
     )
     predict.add_argument(
-        "--device", choices=["auto", "cpu", "cuda"], default="auto", help="as train.device (auto)"
+        "--device",
+        choices=settings.choices("train", "device"),
+        default="auto",
+        help="as train.device (auto)",
     )
     args = parser.parse_args(argv)
     if args.command != "predict" and not Path(args.path).is_dir():
@@ -67,7 +72,7 @@ def main(argv=None) -> None:
                 model_file=args.model,
                 hmm_file=args.hmm,
                 unit=args.unit,
-                nonwear=NonWearRule(),
+                nonwear=DEFAULT_RULE,
                 device=args.device,
             )
             print(f"{len(args.recordings)} recordings -> {args.output}")
@@ -101,7 +106,7 @@ def _find(parser, ds, participant, time) -> int:
     if participant is None or time is None:
         parser.error("show needs --window, or --participant and --time")
     start = ds.window_start.values
-    length = np.timedelta64(round(ds.attrs["window_length_s"] * 1e9), "ns")
+    length = window_length(ds.attrs["window_length_s"])
     try:
         at = np.datetime64(pd.Timestamp(time), "ns")
     except (ValueError, TypeError):  # unparseable, or empty (NaT)

@@ -1,7 +1,11 @@
 """The run's settings: checked against the schema and against each other before anything runs,
-then read section by section into typed, frozen objects that the stages take whole."""
+then read section by section into typed, frozen objects that the stages take whole. The schema
+is where the settings' names and types are written: each section's type is made from it."""
 
 import dataclasses
+import functools
+import operator
+import typing
 from pathlib import Path
 
 import jsonschema
@@ -10,72 +14,28 @@ import yaml
 
 from spectrohar.errors import DataError
 from spectrohar.evaluation.split import select_participants
-from spectrohar.prediction.nonwear import NonWearRule
 from spectrohar.sources import source
-from spectrohar.sources.labels import DICTIONARY, PACKAGED_DICTIONARY, read_dictionary
+from spectrohar.sources.labels import (
+    PACKAGED_DICTIONARY,
+    SCHEME,
+    choose_dictionary,
+    read_dictionary,
+)
 from spectrohar.sources.metadata import METADATA
 
-
-@dataclasses.dataclass(frozen=True)
-class Source:
-    kind: str
-    path: str
-    participants: list[str]
-    on_error: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Synthetic:
-    participants: int
-    hours: float
-    seed: int
-
-
-@dataclasses.dataclass(frozen=True)
-class Windows:
-    length_s: float
-    sample_rate: float
-    resample: bool
-    unit: str
-
-    @property
-    def samples(self) -> int:
-        """Samples in one window."""
-        return round(self.length_s * self.sample_rate)
-
-
-@dataclasses.dataclass(frozen=True)
-class Labels:
-    scheme: str
-    dictionary: str | None
-    unknown: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Spectrogram:
-    n_fft: int
-    hop_length: int
-    window: str
-    channels: list[str]
-    chunk_windows: int
-    dtype: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Split:
-    test: list[str]
-    test_fraction: float | None
-    validation_fraction: float
-    seed: int
-
-
-@dataclasses.dataclass(frozen=True)
-class Compare:
-    models: list[str]
-    smoothing: list[str]
-    resamples: int
-    confidence: float
-    seed: int
+REPO = Path(__file__).resolve().parents[2]  # the checkout the package is installed from
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+DEFAULT_CONFIG = REPO / "config.yaml"  # the pipeline's defaults
+_PROPERTIES = yaml.safe_load(SCHEMA.read_text())["properties"]
+_JSON_TYPES = {
+    "string": str,
+    "integer": int,
+    "number": float,
+    "boolean": bool,
+    "array": list,
+    "object": dict,
+    "null": type(None),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,49 +47,67 @@ class Model:
     options: dict
 
 
-@dataclasses.dataclass(frozen=True)
-class Train:
-    device: str
-    max_epochs: int
-    patience: int
-    monitor: str
-    batch_size: int
-    learning_rate: float
-    class_weight: str
-    mixed_precision: bool
-    channels_last: bool
-    deterministic: bool
-    seed: int
+# The type of each config section by name: a model family's section (one of compare.models) is
+# a Model; every other section's type is made from its schema below.
+SECTIONS = dict.fromkeys(_PROPERTIES["compare"]["properties"]["models"]["items"]["enum"], Model)
 
 
-@dataclasses.dataclass(frozen=True)
-class Report:
-    examples_per_class: int
-    seed: int
+def _annotation(schema):
+    """The Python type of a setting of `schema`: its JSON types', or its enum values'."""
+    kinds = schema.get("type", [])
+    types = [_JSON_TYPES[kind] for kind in ([kinds] if isinstance(kinds, str) else kinds)]
+    types = types or [type(value) for value in schema.get("enum", [])]
+    return functools.reduce(operator.or_, dict.fromkeys(types)) if types else typing.Any
 
 
-@dataclasses.dataclass(frozen=True)
-class Predict:
-    recordings: str | None
-    unit: str
-    model: str
+def _section_type(name, class_name, doc=None, defaults=None, **namespace) -> type:
+    """The type of config section `name`, a frozen dataclass named `class_name`: a field per
+    property of its schema, in the schema's order, each defaulting to `defaults`' value where
+    given."""
+    fields = [
+        (key, _annotation(schema))
+        + ((dataclasses.field(default=defaults[key]),) if defaults else ())
+        for key, schema in _PROPERTIES[name]["properties"].items()
+    ]
+    SECTIONS[name] = dataclasses.make_dataclass(
+        class_name,
+        fields,
+        frozen=True,
+        namespace={"__module__": __name__, "__doc__": doc, **namespace},
+    )
+    return SECTIONS[name]
 
 
-SECTIONS = {
-    "source": Source,
-    "synthetic": Synthetic,
-    "windows": Windows,
-    "labels": Labels,
-    "spectrogram": Spectrogram,
-    "split": Split,
-    "compare": Compare,
-    "cnn": Model,
-    "forest": Model,
-    "train": Train,
-    "report": Report,
-    "predict": Predict,
-    "nonwear": NonWearRule,
-}
+def _samples(windows) -> int:
+    """Samples in one window."""
+    return round(windows.length_s * windows.sample_rate)
+
+
+Source = _section_type("source", "Source")
+Synthetic = _section_type("synthetic", "Synthetic")
+Windows = _section_type("windows", "Windows", samples=property(_samples))
+Labels = _section_type("labels", "Labels")
+Spectrogram = _section_type("spectrogram", "Spectrogram")
+Split = _section_type("split", "Split")
+Compare = _section_type("compare", "Compare")
+Train = _section_type("train", "Train")
+Report = _section_type("report", "Report")
+Predict = _section_type("predict", "Predict")
+# Non-wear is judged outside the workflow too (`spectrohar predict`): its rule defaults to the
+# pipeline's default config.
+NonWearRule = _section_type(
+    "nonwear",
+    "NonWearRule",
+    "Thresholds of the rule: an axis is still over `window_minutes` when its standard deviation "
+    "is below `std_mg` and its range below `range_mg`; windows start every `step_minutes`; a "
+    "block is non-wear when `axes_still` axes are still.",
+    defaults=yaml.safe_load(DEFAULT_CONFIG.read_text())["nonwear"],
+)
+
+
+def choices(name, key) -> list:
+    """The values setting `key` of config section `name` may take: its schema's enum."""
+    return _PROPERTIES[name]["properties"][key]["enum"]
 
 
 def section(name, values):
@@ -144,23 +122,12 @@ def sections(values) -> dict:
     return {name: section(name, value) for name, value in values.items() if name in SECTIONS}
 
 
-@dataclasses.dataclass(frozen=True)
-class Settings:
-    """The whole config, typed."""
-
-    source: Source
-    synthetic: Synthetic
-    windows: Windows
-    labels: Labels
-    spectrogram: Spectrogram
-    split: Split
-    compare: Compare
-    cnn: Model
-    forest: Model
-    train: Train
-    report: Report
-    predict: Predict
-    nonwear: NonWearRule
+Settings = dataclasses.make_dataclass(
+    "Settings",
+    [(name, SECTIONS[name]) for name in _PROPERTIES],
+    frozen=True,
+    namespace={"__module__": __name__, "__doc__": "The whole config, typed."},
+)
 
 
 def participants(settings: Settings) -> list[str]:
@@ -171,32 +138,31 @@ def participants(settings: Settings) -> list[str]:
     return select_participants(settings.source.participants, found, "source.participants") or found
 
 
+def _made(settings: Settings) -> bool:
+    """Whether the workflow makes the source's files (a source with RULES)."""
+    return hasattr(source(settings.source.kind), "RULES")
+
+
 def dictionary(settings: Settings) -> str:
-    """The annotation-label dictionary in use: `labels.dictionary`; else the source folder's
-    (which a source whose files the workflow makes writes there); else the packaged Capture-24
-    dictionary."""
-    beside = Path(settings.source.path) / DICTIONARY
-    if settings.labels.dictionary:
-        return settings.labels.dictionary
-    if beside.is_file() or hasattr(source(settings.source.kind), "RULES"):
-        return str(beside)
-    return str(PACKAGED_DICTIONARY)
+    """The annotation-label dictionary in use (labels.choose_dictionary, for the source
+    folder)."""
+    return choose_dictionary(settings.labels.dictionary, settings.source.path, _made(settings))
 
 
 def metadata(settings: Settings) -> str | None:
     """The source folder's metadata.csv, if it has one (or the workflow makes one)."""
     path = Path(settings.source.path) / METADATA
-    return str(path) if path.is_file() or hasattr(source(settings.source.kind), "RULES") else None
+    return str(path) if path.is_file() or _made(settings) else None
 
 
 def _check_dictionary(settings: Settings) -> None:
     """The dictionary must be there, with the scheme's column."""
     path = dictionary(settings)
     if not Path(path).is_file():
-        if not hasattr(source(settings.source.kind), "RULES"):
+        if not _made(settings):
             raise DataError(f"labels.dictionary: {path!r} does not exist")
         path = PACKAGED_DICTIONARY  # the workflow writes a copy of it
-    schemes = [c.removeprefix("label:") for c in read_dictionary(path).columns if c != "annotation"]
+    schemes = [c.removeprefix(SCHEME) for c in read_dictionary(path).columns if c != "annotation"]
     if settings.labels.scheme not in schemes:
         raise DataError(
             f"labels.scheme: {settings.labels.scheme!r} is not a scheme of {path} (its "
@@ -220,7 +186,7 @@ def _typed(value, schema):
     return value
 
 
-def check(config, schema_path) -> tuple[Settings, list[str]]:
+def check(config, schema_path=SCHEMA) -> tuple[Settings, list[str]]:
     """Type `config` in place by the schema; raise DataError with one sentence on the first bad
     setting; return the typed settings and the participants. The split is the split rule's to
     check against the participants' windows: windows and spectrograms need none."""

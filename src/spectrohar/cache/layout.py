@@ -32,6 +32,11 @@ WINDOW_DIMS = ("window", "sample", "axis")
 SPECTROGRAM_DIMS = ("window", "channel", "frequency", "frame")
 
 
+def window_length(length_s) -> np.timedelta64:
+    """A window's length of `length_s` seconds as a timedelta64[ns], to the nearest nanosecond."""
+    return np.timedelta64(round(length_s * 1e9), "ns")
+
+
 def window_dataset(
     acceleration,
     window_start,

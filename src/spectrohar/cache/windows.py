@@ -18,7 +18,13 @@ import pandas as pd
 import scipy.signal
 import xarray as xr
 
-from spectrohar.cache.layout import AXES, UNANNOTATED, participant_windows, window_dataset
+from spectrohar.cache.layout import (
+    AXES,
+    UNANNOTATED,
+    participant_windows,
+    window_dataset,
+    window_length,
+)
 from spectrohar.cache.stores import write_dataset
 from spectrohar.errors import DataError
 
@@ -80,8 +86,8 @@ def make_windows(
     annotation; `counts` (rows_read, hours_recorded, hours_annotated) are the recording's as
     read, before any resampling."""
     window_samples = round(window_length_s * sample_rate)
-    window_ns = round(window_length_s * 1e9)
-    bins = (time - time[0]).astype("int64") // window_ns
+    length = window_length(window_length_s)
+    bins = (time - time[0]) // length
     samples_per_bin = np.bincount(bins)
     complete = np.flatnonzero(samples_per_bin == window_samples)
     samples = np.searchsorted(bins, complete)[:, None] + np.arange(window_samples)
@@ -101,7 +107,7 @@ def make_windows(
     has_nan = np.isnan(windows).any(axis=(1, 2))
     has_inf = np.isinf(windows).any(axis=(1, 2)) & ~has_nan
     keep = ~has_nan & ~has_inf
-    start = time[0] + (complete[keep] * window_ns).astype("timedelta64[ns]")
+    start = time[0] + complete[keep] * length
     return window_dataset(
         windows[keep],
         start,
@@ -139,8 +145,9 @@ def in_g(source, acceleration, magnitude, unit):
     return acceleration * np.float32(UNITS[unit]) if unit != "g" else acceleration
 
 
-def digest(*arrays) -> str:
-    """SHA-256 of the arrays' bytes: the same recording under two names has the same digest."""
+def digest(arrays) -> str:
+    """SHA-256 of the bytes of `arrays`, one after another (any iterable, so that chunks can be
+    read as they are hashed): the same recording under two names has the same digest."""
     sha = hashlib.sha256()
     for array in arrays:
         sha.update(np.ascontiguousarray(array).view(np.uint8))
@@ -153,7 +160,7 @@ def window_recording(recording, time, acceleration, annotation, time_zone, windo
     sample_rate = windows.sample_rate
     if len(time) < 2:
         raise DataError(f"{recording}: has {len(time)} rows, too few to be a recording")
-    recording_digest = digest(time, acceleration)
+    recording_digest = digest((time, acceleration))
     # Counted as read: resampling changes the rows, not what was recorded.
     rows_read = len(time)
     hours_recorded, hours_annotated = recorded_hours(time, pd.notna(annotation))

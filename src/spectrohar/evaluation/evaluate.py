@@ -9,24 +9,36 @@ from spectrohar.models import FAMILIES
 from spectrohar.sources.labels import labelling
 
 SETS = ("validation", "test")
+# A predictions table's column of each class's probability: probability_<class>. The evaluate
+# rule's tables and a recording's (prediction.predict) both hold them.
+PROBABILITY = "probability_"
+
+
+def probability_columns(classes, probabilities) -> dict[str, np.ndarray]:
+    """The probability column of each of `classes` (in order) from (window, class)
+    `probabilities`, by name."""
+    return {f"{PROBABILITY}{cls}": probabilities[:, i] for i, cls in enumerate(classes)}
+
+
+def table_classes(table) -> list[str]:
+    """The classes of a predictions table, from its probability columns."""
+    return [c.removeprefix(PROBABILITY) for c in table.columns if c.startswith(PROBABILITY)]
 
 
 def prediction_table(name, coords, classes, probabilities) -> pd.DataFrame:
     """The rows of set `name`: each window of `coords` (participant, window_start, label), the
     most probable of `classes` and the probability of each."""
     classes = np.asarray(classes, dtype=object)
-    table = pd.DataFrame(
+    return pd.DataFrame(
         {
             "set": name,
             "participant": coords.participant.values.astype(object),
             "window_start": coords.window_start.values,
             "label": coords.label.values.astype(object),
             "predicted": classes[probabilities.argmax(axis=1)],
+            **probability_columns(classes, probabilities),
         }
     )
-    for i, cls in enumerate(classes):
-        table[f"probability_{cls}"] = probabilities[:, i]
-    return table
 
 
 def build(

@@ -5,6 +5,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from spectrohar import sources
 from spectrohar.cache.stores import open_store
 from spectrohar.errors import DataError
 from spectrohar.sources.metadata import with_metadata
@@ -85,17 +86,10 @@ def refuse_copies(stores) -> None:
     """Two window stores made from the same recording (same start, length and samples) under
     two participant ids would leak between the sets: stop, naming both source files. `stores`
     are the window stores' attributes."""
-    seen = {}
-    for attrs in stores:
-        key = attrs.get("recording_digest")
-        if key in seen:
-            raise DataError(
-                f"{seen[key]} and {attrs['source']} hold the same recording (same start, length "
-                "and samples) under two participant ids, which would leak between the split's "
-                "sets; remove one"
-            )
-        if key is not None:
-            seen[key] = attrs["source"]
+    sources.refuse_copies(
+        ((attrs["source"], attrs.get("recording_digest")) for attrs in stores),
+        "hold the same recording (same start, length and samples)",
+    )
 
 
 def check_sets(split, stores) -> None:

@@ -17,8 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from spectrohar.cache.layout import window_length
 from spectrohar.cache.stores import open_store
 from spectrohar.errors import DataError
+from spectrohar.evaluation.evaluate import table_classes
 from spectrohar.evaluation.split import split_participants
 from spectrohar.sources.labels import labelling
 
@@ -56,8 +58,7 @@ def contiguous_runs(participant, window_start, window_length_s) -> np.ndarray:
     # Grouped: one change of participant fewer than participants (factorize codes 0 ... n - 1).
     if (~same_participant).sum() != participant.max():
         raise ValueError("windows out of order: a participant's windows are not all together")
-    length = np.timedelta64(round(window_length_s * 1e9), "ns")
-    new_run = ~same_participant | (step != length)
+    new_run = ~same_participant | (step != window_length(window_length_s))
     return np.r_[0, np.cumsum(new_run)]
 
 
@@ -158,9 +159,7 @@ def build(predictions, window_stores, split_table, dictionary, smoothed, hmm_fil
     the `labels` settings with `dictionary`) and on the validation rows' predictions; written with
     `predicted` smoothed (the probabilities stay the model's), and the HMM as JSON."""
     table = pd.read_parquet(predictions)
-    classes = [
-        c.removeprefix("probability_") for c in table.columns if c.startswith("probability_")
-    ]
+    classes = table_classes(table)
     label = labelling(dictionary, labels)
     training = set(split_participants(split_table, "train"))
     sequences = []

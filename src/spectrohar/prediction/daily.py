@@ -16,6 +16,8 @@ spoil a day as a rule of no hour without data would.
 import numpy as np
 import pandas as pd
 
+from spectrohar.cache.layout import window_length
+
 NON_WEAR = "non-wear"  # the state of non-wear windows, beside the classes
 DAY = np.timedelta64(1, "D").astype("timedelta64[ns]")
 MIN_WEAR_HOURS = 21.0  # a complete day's least time worn and recorded
@@ -30,7 +32,7 @@ def day_runs(window_start, window_length_s, predicted, non_wear, classes) -> pd.
     start = np.asarray(window_start, dtype="datetime64[ns]")
     if start.size == 0:
         raise ValueError("no windows to summarise")
-    end = start + np.timedelta64(round(window_length_s * 1e9), "ns")
+    end = start + window_length(window_length_s)
     if np.any(start[1:] < end[:-1]):
         raise ValueError("window starts must increase by at least the window length")
     predicted = np.asarray(predicted, dtype=object)

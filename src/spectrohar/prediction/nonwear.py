@@ -30,26 +30,14 @@ pairwise formula for centred sums of squares in float64: the samples are read on
 statistics of a week of 30 s windows combine in about 10 ms.
 """
 
-import dataclasses
-
 import numpy as np
 import xarray as xr
 from numpy.lib.stride_tricks import sliding_window_view
 
-from spectrohar.cache.layout import WINDOW_DIMS
+from spectrohar.cache.layout import WINDOW_DIMS, window_length
+from spectrohar.settings import NonWearRule
 
-
-@dataclasses.dataclass(frozen=True)
-class NonWearRule:
-    """Thresholds of the rule: an axis is still over `window_minutes` when its standard
-    deviation is below `std_mg` and its range below `range_mg`; windows start every
-    `step_minutes`; a block is non-wear when `axes_still` axes are still."""
-
-    std_mg: float = 13.0
-    range_mg: float = 50.0
-    window_minutes: int = 60
-    step_minutes: int = 15
-    axes_still: int = 2
+DEFAULT_RULE = NonWearRule()  # the default config's
 
 
 def window_statistics(acceleration) -> xr.Dataset:
@@ -71,14 +59,14 @@ def window_statistics(acceleration) -> xr.Dataset:
     )
 
 
-def hour_statistics(statistics, window_start, window_length_s, rule=NonWearRule()) -> xr.Dataset:
+def hour_statistics(statistics, window_start, window_length_s, rule=DEFAULT_RULE) -> xr.Dataset:
     """Per (hour, axis), for the `rule.window_minutes` hour starting at each block from the
     first window's: the standard deviation and value range of the samples of the windows
     starting in it, and whether none of its windows is missing (`complete`), from the windows'
     `window_statistics`, starts (datetime64, increasing) and length in seconds."""
     start = np.asarray(window_start, dtype="datetime64[ns]").view("int64")
     step_ns = rule.step_minutes * 60 * 10**9
-    window_ns = round(window_length_s * 10**9)
+    window_ns = window_length(window_length_s).astype("int64")
     if step_ns % window_ns:
         raise ValueError(
             f"{window_length_s} s windows do not fill {rule.step_minutes}-minute blocks evenly"
@@ -133,7 +121,7 @@ def hour_statistics(statistics, window_start, window_length_s, rule=NonWearRule(
     )
 
 
-def non_wear(statistics, window_start, window_length_s, rule=NonWearRule()) -> np.ndarray:
+def non_wear(statistics, window_start, window_length_s, rule=DEFAULT_RULE) -> np.ndarray:
     """Whether each window is non-wear under `rule`, from the windows' `window_statistics`,
     starts (datetime64, increasing) and length in seconds."""
     hours = hour_statistics(statistics, window_start, window_length_s, rule)

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from spectrohar.cache.layout import UNANNOTATED
 from spectrohar.cache.windows import window_recording
 from spectrohar.errors import DataError
+from spectrohar.evaluation.evaluate import probability_columns, table_classes
 from spectrohar.evaluation.score import score
 from spectrohar.models import Loaded, load_model
 from spectrohar.models.hmm import HMM, contiguous_runs, load_hmm, smooth
@@ -31,11 +32,9 @@ from spectrohar.prediction.nonwear import non_wear, window_statistics
 from spectrohar.settings import Windows
 from spectrohar.sources import checked_ids
 from spectrohar.sources.capture24 import SUFFIXES, read_recording
-from spectrohar.sources.labels import DICTIONARY, PACKAGED_DICTIONARY, labelling
+from spectrohar.sources.labels import choose_dictionary, labelling
 
 log = logging.getLogger(__name__)
-
-PROBABILITY = "probability_"  # a table's column of each class's probability: probability_<class>
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,17 +74,15 @@ def recording_name(path) -> str:
 
 def label_dictionary(labels, recording) -> str:
     """The dictionary that labels a recording's annotations, chosen as the workflow chooses a
-    source's: the model's `labels.dictionary` where it was set, else the recording's folder's
-    annotation-label-dictionary.csv, else Capture-24's packaged one."""
-    if labels.dictionary:
-        if not Path(labels.dictionary).is_file():
-            raise DataError(
-                f"{recording}: its annotations are labelled with the model's dictionary "
-                f"{labels.dictionary}, which does not exist here"
-            )
-        return labels.dictionary
-    beside = Path(recording).parent / DICTIONARY
-    return str(beside if beside.is_file() else PACKAGED_DICTIONARY)
+    source's (labels.choose_dictionary), the recording's folder standing for the source's: the
+    model's `labels.dictionary`, which must be here, where it was set."""
+    path = choose_dictionary(labels.dictionary, Path(recording).parent)
+    if labels.dictionary and not Path(path).is_file():
+        raise DataError(
+            f"{recording}: its annotations are labelled with the model's dictionary "
+            f"{labels.dictionary}, which does not exist here"
+        )
+    return path
 
 
 def predict_recording(recording, predictor: Predictor, *, unit, nonwear) -> pd.DataFrame:
@@ -135,8 +132,8 @@ def predict_recording(recording, predictor: Predictor, *, unit, nonwear) -> pd.D
         runs = contiguous_runs(np.zeros(len(start)), start, length_s)
         table["smoothed"] = smooth(predictor.hmm, table.predicted, runs)
     table["non_wear"] = non_wear(window_statistics(acceleration), start, length_s, nonwear)
-    for i, cls in enumerate(classes):
-        table[f"{PROBABILITY}{cls}"] = probabilities[:, i]
+    for column, values in probability_columns(classes, probabilities).items():
+        table[column] = values
     table.attrs = {  # kept in the parquet file
         "recording": str(recording),
         "model": predictor.model_file,
@@ -154,11 +151,6 @@ def predict_recording(recording, predictor: Predictor, *, unit, nonwear) -> pd.D
 def activity(table) -> pd.Series:
     """Each window's class in a recording's table: the smoothed one where there is one."""
     return table["smoothed" if "smoothed" in table else "predicted"]
-
-
-def table_classes(table) -> list[str]:
-    """The classes of a recording's table, from its probability columns."""
-    return [c.removeprefix(PROBABILITY) for c in table.columns if c.startswith(PROBABILITY)]
 
 
 def summarise(tables, summary, metrics) -> None:

@@ -15,7 +15,8 @@ import yaml
 
 from spectrohar.cache.stores import open_spectrograms, reading
 from spectrohar.evaluation.compare import METRICS
-from spectrohar.prediction.predict import activity, table_classes
+from spectrohar.evaluation.evaluate import table_classes
+from spectrohar.prediction.predict import activity
 from spectrohar.report.figures import (
     DPI,
     plot_comparison,

@@ -46,6 +46,22 @@ def checked_ids(ids, where) -> list[str]:
     return list(ids)
 
 
+def refuse_copies(keyed, sameness) -> None:
+    """Stop at the first two of the (name, key) pairs `keyed` (an iterable, read no further)
+    with one key, naming both: one recording under two participant ids would leak between the
+    split's sets. A key of None matches none; `sameness` says what the two share."""
+    seen = {}
+    for name, key in keyed:
+        if key is None:
+            continue
+        if key in seen:
+            raise DataError(
+                f"{seen[key]} and {name} {sameness}: one recording under two participant ids "
+                "would leak between the split's sets; remove one"
+            )
+        seen[key] = name
+
+
 def source_folder(source) -> Path:
     """The folder of the `source` section, which must exist."""
     path = Path(source.path)

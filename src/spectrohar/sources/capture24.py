@@ -26,7 +26,7 @@ import xarray as xr
 from spectrohar.cache.layout import AXES, NO_OFFSET
 from spectrohar.cache.windows import window_recording
 from spectrohar.errors import DataError
-from spectrohar.sources import checked_ids, source_folder
+from spectrohar.sources import checked_ids, refuse_copies, source_folder
 from spectrohar.sources.labels import DICTIONARY
 from spectrohar.sources.metadata import METADATA
 
@@ -69,7 +69,7 @@ def participants(settings) -> list[str]:
             )
         if not paths[0].exists():
             raise DataError(f"{paths[0]}: is a broken symbolic link to {paths[0].readlink()}")
-    refuse_copies([paths[0] for paths in by_id.values()])
+    refuse_identical_files([paths[0] for paths in by_id.values()])
     return sorted(by_id)
 
 
@@ -85,24 +85,22 @@ def read(inputs, participant, windows) -> xr.Dataset:
     return window_recording(inputs["recording"], *read_recording(inputs["recording"]), windows)
 
 
-def refuse_copies(paths) -> None:
+def refuse_identical_files(paths) -> None:
     """Two files with the same bytes are one recording under two names: stop, naming both.
     Only files of equal size are read."""
     by_size = defaultdict(list)
     for path in paths:
         by_size[path.stat().st_size].append(path)
-    for same_size in by_size.values():
-        seen = {}
-        for path in sorted(same_size) if len(same_size) > 1 else ():
-            with open(path, "rb") as f:
-                key = hashlib.file_digest(f, "sha256").hexdigest()
-            if key in seen:
-                raise DataError(
-                    f"{seen[key]} and {path} are the same file (identical content): one "
-                    "recording under two participant ids would leak between the split's sets; "
-                    "remove one"
-                )
-            seen[key] = path
+    same_size = (path for group in by_size.values() if len(group) > 1 for path in sorted(group))
+    refuse_copies(
+        ((path, file_digest(path)) for path in same_size), "are the same file (identical content)"
+    )
+
+
+def file_digest(path) -> str:
+    """SHA-256 of the file's bytes."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def read_recording(path) -> tuple[np.ndarray, np.ndarray, pd.Series, str]:

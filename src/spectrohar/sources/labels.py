@@ -3,6 +3,7 @@
 import logging
 from collections.abc import Callable
 from importlib.resources import files
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,8 +13,19 @@ from spectrohar.errors import DataError
 
 DICTIONARY = "annotation-label-dictionary.csv"
 PACKAGED_DICTIONARY = files("spectrohar") / "data" / DICTIONARY
+SCHEME = "label:"  # the prefix of a dictionary's column of each scheme's labels: label:<scheme>
 
 log = logging.getLogger(__name__)
+
+
+def choose_dictionary(setting, folder, made=False) -> str:
+    """The annotation-label dictionary that labels the recordings of `folder`: `setting`
+    (labels.dictionary) where it is given; else the folder's DICTIONARY where it is there (or
+    `made`: the workflow writes it there); else Capture-24's packaged one."""
+    if setting:
+        return setting
+    beside = Path(folder) / DICTIONARY
+    return str(beside if made or beside.is_file() else PACKAGED_DICTIONARY)
 
 
 def read_dictionary(path=PACKAGED_DICTIONARY) -> pd.DataFrame:
@@ -64,7 +76,7 @@ def map_labels(annotations, dictionary: pd.DataFrame, scheme: str, *, unknown="e
     annotation that is none of these stops with every such string and its count, or, with
     `unknown="drop"`, gets label None and is counted.
     """
-    column = f"label:{scheme}"
+    column = f"{SCHEME}{scheme}"
     if column not in dictionary.columns:
         raise DataError(f"{dictionary.attrs['path']}: has no column {column!r}")
     annotations = pd.Series(np.asarray(annotations, dtype=object))

@@ -1,6 +1,5 @@
 """The tutorial's processed_data folder: X.npy, Y.npy, T.npy and pid.npy, already windows."""
 
-import hashlib
 from pathlib import Path
 
 import dask.array as da
@@ -8,8 +7,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from spectrohar.cache.layout import NO_OFFSET, window_dataset
-from spectrohar.cache.windows import CHUNK_WINDOWS, RATE_TOLERANCE, in_g
+from spectrohar.cache.layout import NO_OFFSET, window_dataset, window_length
+from spectrohar.cache.windows import CHUNK_WINDOWS, RATE_TOLERANCE, digest, in_g
 from spectrohar.errors import DataError
 from spectrohar.sources import checked_ids, source_folder
 
@@ -116,7 +115,7 @@ def check_starts(path, start, pid, windows) -> None:
 
 def covered_hours(start, length_s) -> float:
     """Hours the union of the windows [start, start + length_s) covers, `start` sorted."""
-    length = np.timedelta64(round(length_s * 1e9), "ns")
+    length = window_length(length_s)
     covered = np.minimum(np.diff(start, append=start[-1:] + length), length)
     return float(covered.sum() / np.timedelta64(1, "h"))
 
@@ -129,15 +128,21 @@ def window_arrays(folder, participant, windows) -> xr.Dataset:
     index = np.flatnonzero(pid == participant)
     has_nan, has_inf = np.zeros(len(index), bool), np.zeros(len(index), bool)
     magnitude = np.zeros(len(index))
-    sha = hashlib.sha256(t[index].view(np.uint8))
-    for start in range(0, len(index), CHUNK_WINDOWS):  # one pass over the rows, in chunks
-        part = slice(start, start + CHUNK_WINDOWS)
-        chunk = np.asarray(x[index[part]], dtype=np.float32)
-        sha.update(chunk.view(np.uint8))
-        has_nan[part] = np.isnan(chunk).any(axis=(1, 2))
-        has_inf[part] = np.isinf(chunk).any(axis=(1, 2)) & ~has_nan[part]
-        with np.errstate(invalid="ignore"):
-            magnitude[part] = np.median(np.linalg.norm(chunk, axis=2), axis=1)
+
+    def scanned():
+        """The starts, then the rows chunk by chunk, each chunk's windows checked for NaN and
+        infinite values and measured as it is read: one pass over the rows, hashed as it goes."""
+        yield t[index]
+        for start in range(0, len(index), CHUNK_WINDOWS):
+            part = slice(start, start + CHUNK_WINDOWS)
+            chunk = np.asarray(x[index[part]], dtype=np.float32)
+            has_nan[part] = np.isnan(chunk).any(axis=(1, 2))
+            has_inf[part] = np.isinf(chunk).any(axis=(1, 2)) & ~has_nan[part]
+            with np.errstate(invalid="ignore"):
+                magnitude[part] = np.median(np.linalg.norm(chunk, axis=2), axis=1)
+            yield chunk
+
+    recording_digest = digest(scanned())
     finite = ~has_nan & ~has_inf
     hours = covered_hours(np.sort(t[index]), windows.length_s)
     acceleration = da.from_array(x, chunks=(CHUNK_WINDOWS, -1, -1))[index[finite]]
@@ -156,6 +161,6 @@ def window_arrays(folder, participant, windows) -> xr.Dataset:
         hours_recorded=hours,
         hours_annotated=hours,
         windows_dropped={"nan": has_nan.sum(), "infinite": has_inf.sum()},
-        recording_digest=sha.hexdigest(),
+        recording_digest=recording_digest,
         time_zone=NO_OFFSET,
     )

@@ -18,7 +18,7 @@ from scipy import signal
 from scipy.spatial.transform import Rotation
 
 from spectrohar.sources import capture24
-from spectrohar.sources.labels import DICTIONARY, PACKAGED_DICTIONARY, read_dictionary
+from spectrohar.sources.labels import DICTIONARY, PACKAGED_DICTIONARY, SCHEME, read_dictionary
 from spectrohar.sources.metadata import METADATA
 
 RULES = "synthesize.smk"
@@ -54,7 +54,7 @@ _AGES = ["18-29", "30-37", "38-52", "53+"]
 def _vocabulary() -> dict[str, list[str]]:
     """Real annotation strings per signal kind, exactly as released (typos included)."""
     dictionary = read_dictionary()
-    kinds = dictionary["label:WillettsSpecific2018"].map(_KIND)
+    kinds = dictionary[f"{SCHEME}WillettsSpecific2018"].map(_KIND)
     return {k: dictionary.index[kinds == k].tolist() for k in _KINDS}
 
 
