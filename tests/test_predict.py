@@ -5,6 +5,7 @@ import dataclasses
 import functools
 import os
 import re
+import types
 
 import numpy as np
 import pandas as pd
@@ -13,36 +14,43 @@ import torch
 import xarray as xr
 from test_train import (
     CLASSES,
+    LABELS,
     PARTICIPANTS,
     THREADS,
     assert_ran_nothing,
     banded_noise,
     plant,
-    sections,
     train_here,
     write_inputs,
 )
 
+from spectrohar import settings
 from spectrohar.errors import DataError
-from spectrohar.evaluation import evaluate as predict
-from spectrohar.models import build_model
+from spectrohar.evaluation import evaluate
+from spectrohar.models import FAMILIES, Loaded, cnn
+from spectrohar.models.network import CNN
 from spectrohar.sources.labels import labelling
 
 STARTS = pd.date_range("2016-01-01", periods=len(PARTICIPANTS), freq="30s")
+
+
+def params():
+    """The evaluate rule's params, typed: the device and the labels section."""
+    return {"device": "cpu", "labels": settings.section("labels", LABELS)}
 
 
 def predict_here(inputs, checkpoint, folder, family="cnn", threads=THREADS):
     """Predict in this process as the predict rule does, streaming the windows by chunks; the
     table's path."""
     table = folder / "predictions.parquet"
-    predict.build(family, *inputs, checkpoint, table, memory_mb=0, threads=threads, **sections())
+    evaluate.build(family, *inputs, checkpoint, table, memory_mb=0, threads=threads, **params())
     return table
 
 
 def expected_probabilities(checkpoint, x):
     """The saved network's class probabilities of the windows `x`, computed here."""
     saved = torch.load(checkpoint, weights_only=True)
-    model = build_model("cnn", 3, 3, **saved["model_settings"]["options"])
+    model = CNN(3, 3, **saved["model_settings"]["options"])
     model.load_state_dict(saved["weights"])
     with torch.no_grad():
         return model.eval()(torch.from_numpy(x)).softmax(dim=1).numpy()
@@ -89,12 +97,12 @@ def test_the_cnn_loader_reads_a_set_on_the_rules_threads(trained, tmp_path, cach
     labels, x, (stores, split, dictionary) = trained
     # More threads than the machine's CPUs: the cache must take the rule's, not count its own.
     threads = len(os.sched_getaffinity(0)) + 1
-    loaded = predict.LOADERS["cnn"](tmp_path / "model.pt", torch.device("cpu"), threads)
+    loaded = cnn.load(tmp_path / "model.pt", "cpu", threads)
     assert loaded.classes == CLASSES
     # The windows and the labels it was trained on: the stores' and the train rule's.
     assert (loaded.window_length_s, loaded.sample_rate) == (30, 100)
-    assert loaded.labels == sections()["labels"]
-    label = labelling(dictionary, sections()["labels"])
+    assert loaded.labels == params()["labels"] and loaded.device == "cpu"
+    label = labelling(dictionary, params()["labels"])
     coords, probabilities = loaded.predict_set(stores, split, "test", label, 0)
     assert cache_pools and set(cache_pools) == {threads}
     rows = np.flatnonzero(PARTICIPANTS == "P101")
@@ -105,7 +113,7 @@ def test_the_cnn_loader_reads_a_set_on_the_rules_threads(trained, tmp_path, cach
 
 
 def test_the_familys_loader_gives_the_table(tmp_path, rng, monkeypatch):
-    """A family is loaded by its loader in predict.LOADERS, called as the rule calls any."""
+    """A family is loaded by its `load` in models.FAMILIES, called as the rule calls any."""
     labels, x = banded_noise(rng)
     stores, split, dictionary = write_inputs(tmp_path, labels, x)
     model_file = tmp_path / "model.bin"
@@ -129,22 +137,23 @@ def test_the_familys_loader_gives_the_table(tmp_path, rng, monkeypatch):
             )
             return coords, odds[rows]
 
-        return predict.Loaded(
+        return Loaded(
             classes=classes,
             window_length_s=30,
             sample_rate=100,
-            labels=sections()["labels"],
+            labels=params()["labels"],
+            device="cpu",
             predict_set=predict_set,
             predict_windows=None,  # not the predict rule's
         )
 
-    monkeypatch.setitem(predict.LOADERS, "other", loader)
+    monkeypatch.setitem(FAMILIES, "other", types.SimpleNamespace(load=loader))
     table = pd.read_parquet(
         predict_here((stores, split, dictionary), model_file, tmp_path, "other")
     )
 
     assert calls == [
-        ("load", model_file, torch.device("cpu"), THREADS),
+        ("load", model_file, "cpu", THREADS),
         ("set", stores, split, "validation", 0),
         ("set", stores, split, "test", 0),
     ]
@@ -214,14 +223,14 @@ def test_windows_of_unknown_annotations_are_left_out_or_stop(trained, tmp_path, 
     inputs = write_inputs(folder, labels, x)
     table = folder / "predictions.parquet"
     run = functools.partial(
-        predict.build,
+        evaluate.build,
         "cnn",
         *inputs,
         tmp_path / "model.pt",
         table,
         memory_mb=0,
         threads=THREADS,
-        **sections(),
+        **params(),
     )
     if unknown == "error":
         with pytest.raises(DataError, match="1 annotations are missing under label:Test"):

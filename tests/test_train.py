@@ -17,9 +17,9 @@ from test_cache import as_labels, participant_stores, spectrogram_store
 from spectrohar import settings
 from spectrohar.cache.reader import Spectrograms
 from spectrohar.errors import DataError
-from spectrohar.models import build_model, split_windows
-from spectrohar.models import training as train
-from spectrohar.models.training import fit_network
+from spectrohar.models import cnn
+from spectrohar.models.network import CNN
+from spectrohar.models.training import fit_network, split_windows
 from spectrohar.sources.labels import labelling
 
 CLASSES = ["a", "b", "c"]
@@ -38,7 +38,7 @@ def separable(path, n, rng, memory_budget_mb=4000):
 def fit_separable(folder, rng, n, *, streamed=False, **fitting):
     """A width-4 CNN fitted on separable stores of n training and n/2 validation windows."""
     torch.manual_seed(0)
-    model = build_model("cnn", n_classes=3, in_channels=3, width=4)
+    model = CNN(n_classes=3, in_channels=3, width=4)
     train_windows = separable(
         folder / "train.zarr", n, rng, memory_budget_mb=0 if streamed else 4000
     )
@@ -76,12 +76,12 @@ def test_early_stopping_waits_patience_epochs(tmp_path, rng):
 @pytest.mark.parametrize("shape", [(61, 61), (61, 19), (101, 121)])  # 30 s, 10 s, 60 s windows
 @pytest.mark.parametrize("depth", [2, 4])
 def test_the_cnn_gives_one_score_per_class(shape, depth):
-    model = build_model("cnn", n_classes=5, in_channels=3, width=4, depth=depth)
+    model = CNN(n_classes=5, in_channels=3, width=4, depth=depth)
     assert model(torch.zeros(2, 3, *shape)).shape == (2, 5)
 
 
 def test_the_default_cnn_is_the_tutorials():
-    model = build_model("cnn", n_classes=5, in_channels=3, width=32)
+    model = CNN(n_classes=5, in_channels=3, width=32)
     convolutions = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
     shapes = [(c.in_channels, c.out_channels, c.kernel_size, c.stride) for c in convolutions]
     assert shapes == [
@@ -115,21 +115,14 @@ LABELS = {"scheme": "Test", "dictionary": None, "unknown": "error"}
 MEMORY_MB = 0  # the rule's mem_mb: the splits are streamed by chunks
 THREADS = 2  # the rule's threads
 
-# As workflow/scripts/train_cnn.py calls it.
+# As workflow/scripts/train.py calls it.
 TRAIN = """
 import json, sys
 from spectrohar import settings
-from spectrohar.models import training as train
+from spectrohar.models import FAMILIES
 stores, *paths = json.loads(sys.argv[1])
 params = json.loads(sys.argv[2])
-train.build(
-    stores,
-    *paths,
-    memory_mb=0,
-    threads=2,
-    model=settings.section("cnn", params["model"]),
-    **settings.sections(params),
-)
+FAMILIES["cnn"].module.fit(stores, *paths, memory_mb=0, threads=2, **settings.sections(params))
 """
 
 # P001 trains, P002 validates, P101 is tested.
@@ -169,27 +162,25 @@ def inputs(tmp_path, rng):
 
 
 def config(**training):
-    """The train_cnn rule's params: the cnn section as `model`, the train and labels sections,
-    with `training` changed."""
-    return {"model": MODEL, "train": {**TRAINING, **training}, "labels": LABELS}
+    """The train_cnn rule's sections: cnn, train and labels, with `training` changed."""
+    return {"cnn": MODEL, "train": {**TRAINING, **training}, "labels": LABELS}
 
 
 def sections(**training):
-    """The typed train and labels sections that `train.build` and `predict.build` take, with
-    `training` changed (the model's section is no section of that name: see train_here)."""
+    """The typed cnn, train and labels sections that `cnn.fit` takes, with `training`
+    changed."""
     return settings.sections(config(**training))
 
 
 def train_here(inputs, folder, threads=THREADS, **training):
     """Train in this process as the train_cnn rule does, writing model.pt and history.csv to
     `folder`."""
-    train.build(
+    cnn.fit(
         *inputs,
         folder / "model.pt",
         folder / "history.csv",
         memory_mb=MEMORY_MB,
         threads=threads,
-        model=settings.section("cnn", MODEL),
         **sections(**training),
     )
 
@@ -259,15 +250,14 @@ def test_mixed_precision_and_channels_last_train_too(tmp_path, rng):
 
 
 def test_a_model_that_cannot_take_the_spectrograms_is_a_clear_error(inputs, tmp_path):
-    typed = settings.sections({"train": TRAINING, "labels": LABELS})
+    typed = settings.sections({"cnn": {"depth": 7}, "train": TRAINING, "labels": LABELS})
     with pytest.raises(DataError, match=r"config cnn \{'depth': 7\} cannot take"):
-        train.build(
+        cnn.fit(
             *inputs,
             tmp_path / "model.pt",
             tmp_path / "history.csv",
             memory_mb=0,
             threads=1,
-            model=settings.section("cnn", {"depth": 7}),
             **typed,
         )
 
@@ -381,7 +371,7 @@ def test_the_splits_budget_is_a_part_of_the_rules_memory(inputs):
     window_mb = 3 * 61 * 61 * 4 / 2**20
     label = labelling(dictionary, settings.section("labels", LABELS))
     for memory_mb, held in [(4 * 256 * window_mb, True), (4 * 256 * window_mb - 1, False)]:
-        # models.CACHE_FRACTION (a half) of mem_mb, for two splits: a quarter for each.
+        # training.CACHE_FRACTION (a half) of mem_mb, for two splits: a quarter for each.
         training = split_windows(
             stores, split, "train", None, label, memory_mb=memory_mb, threads=THREADS
         )

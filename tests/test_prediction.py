@@ -25,7 +25,7 @@ from test_workflow import SMALL, TEST, snakemake
 from spectrohar.cache.features import FEATURES, window_features
 from spectrohar.cli import main
 from spectrohar.errors import DataError
-from spectrohar.models import build_model
+from spectrohar.models.network import CNN
 from spectrohar.prediction.nonwear import NonWearRule
 from spectrohar.settings import Synthetic, Windows
 from spectrohar.sources import capture24, synthetic
@@ -40,7 +40,7 @@ RATE, WINDOW_S = 50, 10  # the model's windows
 def network(tmp_path):
     """An untrained CNN saved as the train rule saves one, and the network itself."""
     torch.manual_seed(0)
-    model = build_model("cnn", len(CLASSES), 3, width=4).eval()
+    model = CNN(len(CLASSES), 3, width=4).eval()
     path = tmp_path / "model.pt"
     torch.save(
         {
