@@ -44,24 +44,11 @@ def test_a_checkpoint_records_the_versions_that_trained_it(tmp_path, rng):
 
 
 def locked() -> dict[str, str]:
-    """requirements.lock's packages and their versions."""
+    """requirements.lock's packages and their versions (.ci/installed.py checks that they are
+    the installed ones)."""
     lines = (REPO / "requirements.lock").read_text().splitlines()
     pins = (line.split("#")[0].strip().split("==") for line in lines if "==" in line)
     return {canonicalize_name(name): version for name, version in pins}
-
-
-def test_every_locked_package_is_installed_at_its_locked_version():
-    freeze = subprocess.run(
-        [sys.executable, "-m", "pip", "freeze", "--all"], capture_output=True, text=True, check=True
-    )
-    pins = (line.split("==") for line in freeze.stdout.splitlines() if "==" in line)
-    installed = {canonicalize_name(name): version for name, version in pins}
-    wrong = {
-        name: f"{installed.get(name, 'not installed')}, locked {version}"
-        for name, version in locked().items()
-        if installed.get(name) != version
-    }
-    assert not wrong, f"reinstall from requirements.lock (README, Quick start): {wrong}"
 
 
 def test_the_lock_pins_every_dependency_but_torch():
