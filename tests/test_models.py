@@ -15,10 +15,11 @@ from spectrohar.models import FAMILIES, model_file
 SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
 DEFAULTS = yaml.safe_load((REPO / "config.yaml").read_text())
 
-# Whether reading the registry imports torch, in a process that has not imported it yet.
+# Whether reading the registry or asking for the versions imports torch, in a process that has
+# not imported it yet.
 IMPORTS_TORCH = (
-    "import sys, spectrohar.models as m; [m.model_file(n) for n in m.FAMILIES]; "
-    "print('torch' in sys.modules)"
+    "import sys, spectrohar.models as m, spectrohar.versions as v; "
+    "[m.model_file(n) for n in m.FAMILIES]; v.versions(); print('torch' in sys.modules)"
 )
 
 
@@ -50,7 +51,7 @@ def test_each_family_takes_its_sections_options_as_the_config_gives_them():
     CNN(n_classes=2, in_channels=3, **{name: 2 for name in cnn})  # no TypeError
 
 
-def test_reading_the_registry_imports_no_torch():
+def test_reading_the_registry_and_the_versions_imports_no_torch():
     imports = subprocess.run(
         [sys.executable, "-c", IMPORTS_TORCH], capture_output=True, text=True, check=True
     )

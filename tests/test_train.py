@@ -21,6 +21,7 @@ from spectrohar.models import cnn
 from spectrohar.models.network import CNN
 from spectrohar.models.training import fit_network, split_windows
 from spectrohar.sources.labels import labelling
+from spectrohar.versions import versions
 
 CLASSES = ["a", "b", "c"]
 
@@ -206,17 +207,27 @@ def assert_same(a, b):
     assert all(torch.equal(a[1][k], b[1][k]) for k in a[1])
 
 
-@pytest.mark.slow
-def test_the_same_settings_train_the_same_model_twice(inputs, tmp_path):
-    for name in ("first", "second"):
-        assert start_training(inputs, tmp_path / name).wait() == 0
-    assert_same(outcome(tmp_path / "first"), outcome(tmp_path / "second"))
-    assert len(outcome(tmp_path / "first")[0]) == 6
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The inputs, and a deterministic training on them run to its end in a process of its
+    own, for the tests that train again to compare."""
+    folder = tmp_path_factory.mktemp("reference")
+    inputs = write_inputs(folder, *banded_noise(np.random.default_rng(0)))
+    assert start_training(inputs, folder / "run").wait() == 0
+    return inputs, folder / "run"
 
 
 @pytest.mark.slow
-def test_a_killed_run_resumes_from_its_last_epoch(inputs, tmp_path):
-    assert start_training(inputs, tmp_path / "reference").wait() == 0
+def test_the_same_settings_train_the_same_model_twice(reference, tmp_path):
+    inputs, first = reference
+    assert start_training(inputs, tmp_path / "second").wait() == 0
+    assert_same(outcome(first), outcome(tmp_path / "second"))
+    assert len(outcome(first)[0]) == 6
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_from_its_last_epoch(reference, tmp_path):
+    inputs, finished = reference
     killed = start_training(inputs, tmp_path / "resumed")
     state = tmp_path / "resumed" / "train-state.pt"
     while killed.poll() is None and not (
@@ -230,7 +241,7 @@ def test_a_killed_run_resumes_from_its_last_epoch(inputs, tmp_path):
     assert 2 <= epochs_done < 6
 
     assert start_training(inputs, tmp_path / "resumed").wait() == 0
-    assert_same(outcome(tmp_path / "reference"), outcome(tmp_path / "resumed"))
+    assert_same(outcome(finished), outcome(tmp_path / "resumed"))
     assert not state.exists()
 
 
@@ -307,8 +318,8 @@ def first_batch_with_nan_or_inf(stores):
     return finite.index(False) + 1, len(finite)
 
 
-@pytest.mark.parametrize("mixed_precision", [False, True])
-@pytest.mark.parametrize("value", [np.nan, np.inf])
+# Each value and each precision once: the check is the same for both values.
+@pytest.mark.parametrize(("value", "mixed_precision"), [(np.nan, False), (np.inf, True)])
 def test_a_non_finite_training_loss_stops_training(tmp_path, rng, value, mixed_precision):
     labels, x = banded_noise(rng)
     x[100, 1, 30, 30] = value  # a training window
@@ -385,6 +396,7 @@ def test_the_rules_options_and_threads_reach_the_model_and_the_cache(inputs, tmp
     # Both splits streamed (memory_mb 0): the training and the validation reads, all on them.
     assert len(cache_pools) >= 2 and set(cache_pools) == {threads}
     saved = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert saved["versions"] == versions()  # of the packages that trained it
     assert saved["model_settings"] == {"name": "cnn", "options": MODEL}
     assert saved["classes"] == CLASSES
     # The network was built with the section's width: 4 filters in the first layer, not 32.
