@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pandas as pd
-from test_spectrogram import window_store
+from conftest import window_store
 from test_stores import flip_bytes
 
 from spectrohar.cache import features
@@ -28,7 +28,9 @@ def stores(folder, rng):
     split = folder / "split.csv"
     pd.DataFrame({"participant": list(SETS), "set": list(SETS.values())}).to_csv(split, index=False)
     for participant in SETS:
-        window_store(folder / f"{participant}.zarr", participant, [SLEEP] * 14 + [WALK] * 14, rng)
+        window_store(
+            folder / f"{participant}.zarr", participant, [SLEEP] * 14 + [WALK] * 14, rng=rng
+        )
         features.build(folder / f"{participant}.zarr", folder / f"{participant}-f.zarr", threads=1)
     for chunk in [
         *(folder / "P101.zarr" / "acceleration").rglob("c/*/*/*"),

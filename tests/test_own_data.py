@@ -7,7 +7,6 @@ import copy
 import json
 import re
 import shutil
-import subprocess
 
 import numpy as np
 import pandas as pd
@@ -15,8 +14,7 @@ import pytest
 import torch
 import xarray as xr
 import yaml
-from conftest import REPO
-from test_workflow import SMALL, SNAKEMAKE
+from conftest import REPO, SMALL
 
 from spectrohar import open_spectrograms
 
@@ -85,13 +83,9 @@ def workflow(folder, config, small=TRAINING):
     return folder
 
 
-def snakemake(folder, *args):
-    return subprocess.run(
-        [*SNAKEMAKE, "--configfile", "mine.yaml", "small.yaml", *args],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-    )
+def run_mine(folder, *args):
+    """Snakemake with mine.yaml, then small.yaml, over config.yaml."""
+    return run_mine(folder, *args, configfiles=("mine.yaml", "small.yaml"))
 
 
 def write_csv(path, start, acceleration, annotation=None, rate=RATE):
@@ -166,7 +160,7 @@ def label_of(annotation):
 def csv_run(dataset, tmp_path_factory):
     config = pointed(readme_configs()[0], dataset["mine"])
     folder = workflow(tmp_path_factory.mktemp("csv") / "run", config, CNN_ONLY)
-    result = snakemake(folder, "--cores", "2")
+    result = run_mine(folder, "--cores", "2")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     return folder
 
@@ -184,7 +178,7 @@ NPY_TARGETS = [
 def npy_run(dataset, tmp_path_factory):
     config = pointed(readme_configs()[1], dataset["processed"], dataset["mine"] / DICTIONARY)
     folder = workflow(tmp_path_factory.mktemp("npy") / "run", config)
-    result = snakemake(folder, "--cores", "2", *NPY_TARGETS)
+    result = run_mine(folder, "--cores", "2", *NPY_TARGETS)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     return folder
 
@@ -326,7 +320,7 @@ def test_one_unlabelled_recording_at_80_hz_gives_its_windows_and_spectrograms(tm
 
     folder = workflow(tmp_path / "run", pointed(readme_configs()[2], source))
     stores = ["results/windows/wrist.zarr", "results/spectrograms/wrist.zarr"]
-    result = snakemake(folder, "--cores", "2", *stores)
+    result = run_mine(folder, "--cores", "2", *stores)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     assert "no dictionary beside the data; using Capture-24's" in result.stderr
     assert not (folder / "results" / "split.csv").exists()
@@ -358,7 +352,7 @@ def test_a_file_named_no_participant_id_is_refused(dataset, tmp_path):
     still = activity(0, 0, 60, np.random.default_rng(1))
     write_csv(source / "bad id.csv", "2024-03-01 09:00", still.round(4))
     folder = workflow(tmp_path / "run", pointed(readme_configs()[0], source))
-    result = snakemake(folder, "--cores", "1")
+    result = run_mine(folder, "--cores", "1")
     assert result.returncode != 0
     assert f"{source / 'bad id.csv'}: 'bad id' is not a usable participant id" in result.stderr
     assert not (folder / "results").exists()
@@ -368,7 +362,7 @@ def test_an_unknown_scheme_is_refused_naming_the_dictionary_s_schemes(dataset, t
     config = pointed(readme_configs()[0], dataset["mine"])
     config["labels"]["scheme"] = "Willetts2018"  # Capture-24's, not in this dictionary
     folder = workflow(tmp_path / "run", config)
-    result = snakemake(folder, "--cores", "1")
+    result = run_mine(folder, "--cores", "1")
     assert result.returncode != 0
     dictionary = dataset["mine"] / DICTIONARY
     assert (
@@ -382,7 +376,7 @@ def test_processed_data_whose_starts_contradict_the_window_settings_is_refused(d
     config = pointed(readme_configs()[1], dataset["processed"], dataset["mine"] / DICTIONARY)
     config["windows"] = {"length_s": 60, "sample_rate": 50}  # also 3000 samples a window
     folder = workflow(tmp_path / "run", config)
-    result = snakemake(folder, "--cores", "1")
+    result = run_mine(folder, "--cores", "1")
     assert result.returncode != 0
     assert (
         f"{dataset['processed'] / 'T.npy'}: participant 'subj01''s windows start 30 s apart"

@@ -16,11 +16,11 @@ import pytest
 import scipy.signal
 import torch
 import yaml
-from conftest import REPO
+from conftest import REPO, SMALL, snakemake
 from sklearn.metrics import cohen_kappa_score
 from test_own_data import write_csv
 from test_train import TRAINING
-from test_workflow import SMALL, TEST, snakemake
+from test_workflow import TEST
 
 from spectrohar import settings
 from spectrohar.cache.features import FEATURES, window_features

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import REPO
-from test_figures import spectrogram_store, write_dictionary
+from test_figures import spectrogram_store, store_dictionary
 
 from spectrohar.cache.stores import open_store
 from spectrohar.evaluation import compare as comparison
@@ -163,7 +163,7 @@ def stage_files(tmp_path, scores) -> dict:
     QC.to_csv(tmp_path / "qc.csv", index=False)
     return {
         "spectrograms": [spectrogram_store(tmp_path / "spectrograms.zarr")],
-        "dictionary": write_dictionary(tmp_path / "dictionary.csv"),
+        "dictionary": store_dictionary(tmp_path / "dictionary.csv"),
         "comparison": tmp_path / "comparison.csv",
         "runs": runs,
         "classification_reports": reports,

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 import xarray as xr
-from conftest import REPO
-from test_workflow import PARTICIPANTS, SNAKEMAKE, workflow_folder
+from conftest import REPO, SNAKEMAKE, workflow_folder
+from test_workflow import PARTICIPANTS
 
 pytestmark = [
     pytest.mark.slow,

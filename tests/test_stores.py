@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import xarray as xr
 import zarr
+from conftest import window_store, write_dictionary
 from test_cache import as_labels, participant_stores
-from test_spectrogram import stage, window_store
-from test_train import sections, write_dictionary
+from test_spectrogram import stage
+from test_train import sections
 
 from spectrohar.cache import spectrogram
 from spectrohar.cache.layout import AXES, spectrogram_dataset
@@ -83,7 +84,7 @@ def pristine(tmp_path_factory):
     stores = participant_stores(folder / "spectrograms", PARTICIPANTS, np.array(CLASSES)[y], x)
     split = folder / "split.csv"
     split.write_text("participant,set\nP001,train\nP002,validation\nP101,test\n")
-    return stores, split, write_dictionary(folder, CLASSES)
+    return stores, split, write_dictionary(folder / "dictionary.csv", {c: c for c in CLASSES})
 
 
 @pytest.fixture
@@ -225,7 +226,7 @@ def test_show_prints_the_sentence(store, capsys):
 def test_the_spectrogram_stage_stops_at_a_damaged_window_chunk(tmp_path, rng):
     stores = [tmp_path / f"{p}.zarr" for p in ("P001", "P002")]
     for path in stores:
-        window_store(path, path.stem, ["7030 sleeping;MET 0.95"] * 20, rng)
+        window_store(path, path.stem, ["7030 sleeping;MET 0.95"] * 20, rng=rng)
     flip_bytes(stores[1] / "acceleration" / "c/1/0/0")
     with pytest.raises(DataError, match=damaged(stores[1], "acceleration", "c/1/0/0")):
         spectrogram.build(stores[1], tmp_path / "P002-spectrograms.zarr", threads=2, **stage())

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import write_dictionary
 from test_cache import as_labels, participant_stores, spectrogram_store
 
 from spectrohar import settings
@@ -140,20 +141,13 @@ def banded_noise(rng):
     return np.array(CLASSES)[y], x
 
 
-def write_dictionary(folder, annotations=CLASSES):
-    """An annotation-label dictionary whose scheme Test labels each of `annotations` as itself."""
-    path = folder / "dictionary.csv"
-    path.write_text("annotation,label:Test\n" + "".join(f"{a},{a}\n" for a in annotations))
-    return path
-
-
 def write_inputs(folder, labels, x, split="P001,train\nP002,validation\nP101,test\n"):
     """A spectrogram store per participant of PARTICIPANTS' windows, annotated with `labels`,
     a split table and a dictionary of the labels."""
     stores = participant_stores(folder, PARTICIPANTS, labels, x, chunk=32)
     table = folder / "split.csv"
     table.write_text(f"participant,set\n{split}")
-    return stores, table, write_dictionary(folder)
+    return stores, table, write_dictionary(folder / "dictionary.csv", {c: c for c in CLASSES})
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
@@ -16,21 +15,11 @@ import pandas as pd
 import pytest
 import torch
 import xarray as xr
-import yaml
-from conftest import REPO
+from conftest import REPO, SNAKEMAKE, snakemake, workflow_folder
 
 from spectrohar import open_spectrograms
 from spectrohar.sources.synthetic import participant_ids
 
-SMALL = {
-    "synthetic": {"participants": 8, "hours": 1, "seed": 3},
-    "cnn": {"width": 8},
-    "forest": {"n_estimators": 30},
-    "compare": {"resamples": 200},
-    "train": {"max_epochs": 6, "patience": 3, "batch_size": 32, "learning_rate": 0.001},
-    "split": {"validation_fraction": 0.25},
-    "report": {"examples_per_class": 3},
-}
 PARTICIPANTS = participant_ids(8)
 TEST = [p for p in PARTICIPANTS if p >= "P101"]
 RUNS = ["cnn/none", "cnn/hmm", "forest/none", "forest/hmm"]  # every model x smoothing
@@ -39,17 +28,6 @@ AFTER_TRAINING = {"evaluate", "smooth", "score", "compare", "report", "all"}
 
 
 pytestmark = pytest.mark.slow  # every test here runs Snakemake
-
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
-
-
-def snakemake(folder, *args):
-    return subprocess.run(
-        [*SNAKEMAKE, "--configfile", "small.yaml", *args],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-    )
 
 
 def planned_jobs(folder, *args) -> set[str]:
@@ -86,12 +64,6 @@ def job_counts(folder, *args) -> dict[str, int]:
     assert result.returncode == 0, result.stdout + result.stderr
     stats = result.stdout.split("Job stats:")[-1].split("total")[0]
     return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", stats, re.MULTILINE)}
-
-
-def workflow_folder(folder, **config):
-    shutil.copy(REPO / "config.yaml", folder)
-    (folder / "small.yaml").write_text(yaml.safe_dump({**SMALL, **config}))
-    return folder
 
 
 @pytest.fixture
