@@ -100,7 +100,7 @@ def rng():
 
 @pytest.fixture(scope="session")
 def small_run(tmp_path_factory):
-    """The small workflow (test_workflow.SMALL) run once, for every module that reads its
+    """The small workflow (SMALL) run once, for every module that reads its
     results; a test that changes the folder works on a copy."""
     folder = workflow_folder(tmp_path_factory.mktemp("run"))
     result = snakemake(folder, "--cores", "2")
