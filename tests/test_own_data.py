@@ -14,7 +14,7 @@ import pytest
 import torch
 import xarray as xr
 import yaml
-from conftest import REPO, SMALL
+from conftest import REPO, SMALL, snakemake
 
 from spectrohar import open_spectrograms
 
@@ -85,7 +85,7 @@ def workflow(folder, config, small=TRAINING):
 
 def run_mine(folder, *args):
     """Snakemake with mine.yaml, then small.yaml, over config.yaml."""
-    return run_mine(folder, *args, configfiles=("mine.yaml", "small.yaml"))
+    return snakemake(folder, *args, configfiles=("mine.yaml", "small.yaml"))
 
 
 def write_csv(path, start, acceleration, annotation=None, rate=RATE):
