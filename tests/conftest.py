@@ -1,11 +1,80 @@
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
+
+from spectrohar.cache.layout import participant_windows, window_dataset
+from spectrohar.cache.stores import write_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+
+# The workflow, run by Snakemake in a folder of its own with config.yaml and small.yaml.
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
+# Small models on a small synthetic dataset, merged over config.yaml.
+SMALL = {
+    "synthetic": {"participants": 8, "hours": 1, "seed": 3},
+    "cnn": {"width": 8},
+    "forest": {"n_estimators": 30},
+    "compare": {"resamples": 200},
+    "train": {"max_epochs": 6, "patience": 3, "batch_size": 32, "learning_rate": 0.001},
+    "split": {"validation_fraction": 0.25},
+    "report": {"examples_per_class": 3},
+}
+
+
+def snakemake(folder, *args, configfiles=("small.yaml",)):
+    """Snakemake on the workflow in `folder` with `configfiles` over its config.yaml."""
+    return subprocess.run(
+        [*SNAKEMAKE, "--configfile", *configfiles, *args],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+    )
+
+
+def workflow_folder(folder, **config):
+    """`folder` with config.yaml and small.yaml, SMALL with the sections of `config` over it."""
+    shutil.copy(REPO / "config.yaml", folder)
+    (folder / "small.yaml").write_text(yaml.safe_dump({**SMALL, **config}))
+    return folder
+
+
+def window_store(path, participant, annotations, acceleration=None, *, rng=None, length_s=30):
+    """A window store in the windows stage's layout of `participant`'s windows, each with its
+    annotation, `length_s` apart from 2016-01-01: `acceleration` (window, sample, axis), or 30 s
+    of noise at 100 Hz drawn from `rng`; the dataset written."""
+    n = len(annotations)
+    if acceleration is None:
+        acceleration = rng.normal(size=(n, 3000, 3)).astype(np.float32)
+    samples = acceleration.shape[1]
+    ds = window_dataset(
+        acceleration,
+        pd.date_range("2016-01-01", periods=n, freq=f"{length_s}s"),
+        annotations,
+        sample_rate=round(samples / length_s),
+        window_length_s=length_s,
+        rows_read=n * samples,
+        hours_recorded=n * length_s / 3600,
+        hours_annotated=n * length_s / 3600,
+        windows_dropped={},
+    )
+    ds = participant_windows(ds, participant, path)
+    write_dataset(ds, path, chunks={"acceleration": (7, *acceleration.shape[1:])})
+    return ds
+
+
+def write_dictionary(path, labels, scheme="Test"):
+    """An annotation-label dictionary at `path` whose `scheme` labels each annotation of `labels`
+    (annotation: label)."""
+    rows = "".join(f"{annotation},{label}\n" for annotation, label in labels.items())
+    path.write_text(f"annotation,label:{scheme}\n{rows}")
+    return path
 
 
 def write_recording(path, start, acceleration, annotation):
@@ -31,10 +100,8 @@ def rng():
 
 @pytest.fixture(scope="session")
 def small_run(tmp_path_factory):
-    """The small workflow (test_workflow.SMALL) run once, for every module that reads its
+    """The small workflow (SMALL) run once, for every module that reads its
     results; a test that changes the folder works on a copy."""
-    from test_workflow import snakemake, workflow_folder
-
     folder = workflow_folder(tmp_path_factory.mktemp("run"))
     result = snakemake(folder, "--cores", "2")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]

@@ -1,11 +1,11 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import window_store
 
 from spectrohar.cache import features
 from spectrohar.cache.features import FEATURES, window_features
-from spectrohar.cache.layout import participant_windows, window_dataset
-from spectrohar.cache.stores import open_store, write_dataset
+from spectrohar.cache.stores import open_store
 from spectrohar.errors import DataError
 
 RATE = 100
@@ -146,31 +146,11 @@ def test_windows_shorter_than_a_spectral_segment_are_refused():
         window_features(np.zeros((1, 200, 3)), RATE)
 
 
-def window_store(path, acceleration, annotation, window_length_s=30):
-    n = len(acceleration)
-    ds = window_dataset(
-        acceleration,
-        pd.date_range("2016-01-01", periods=n, freq=f"{window_length_s}s"),
-        annotation,
-        sample_rate=RATE,
-        window_length_s=window_length_s,
-        rows_read=n * acceleration.shape[1],
-        hours_recorded=n * window_length_s / 3600,
-        hours_annotated=n * window_length_s / 3600,
-        windows_dropped={},
-    )
-    write_dataset(
-        participant_windows(ds, "P007", path),
-        path,
-        chunks={"acceleration": (7, *acceleration.shape[1:])},
-    )
-
-
 def test_build_writes_every_window_s_features_with_their_names_and_windows(tmp_path, rng):
     n = features.BLOCK_WINDOWS + 20  # two blocks of windows
     acceleration = (rng.normal(size=(n, len(TIME), 3)) * 0.3 + [0, 0, 1]).astype(np.float32)
     annotation = rng.choice(["7030 sleeping;MET 0.95", "", "walking;MET 3.5"], size=n)
-    window_store(tmp_path / "P007.zarr", acceleration, annotation)
+    window_store(tmp_path / "P007.zarr", "P007", annotation, acceleration)
     features.build(tmp_path / "P007.zarr", tmp_path / "features.zarr", threads=2)
     ds = open_store(tmp_path / "features.zarr")
     assert ds.features.dims == ("window", "feature") and ds.features.dtype == np.float32
@@ -188,6 +168,12 @@ def test_build_writes_every_window_s_features_with_their_names_and_windows(tmp_p
 
 
 def test_build_refuses_a_store_of_windows_too_short(tmp_path):
-    window_store(tmp_path / "P007.zarr", np.zeros((3, 2 * RATE, 3), np.float32), ["a"] * 3, 2)
+    window_store(
+        tmp_path / "P007.zarr",
+        "P007",
+        ["a"] * 3,
+        np.zeros((3, 2 * RATE, 3), np.float32),
+        length_s=2,
+    )
     with pytest.raises(DataError, match="P007.zarr: windows of 2 s"):
         features.build(tmp_path / "P007.zarr", tmp_path / "features.zarr", threads=1)

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from conftest import write_dictionary
 
 from spectrohar.cache.stores import STRING, open_store, write_dataset
 from spectrohar.report.figures import DPI, pick_examples, plot_spectrogram_examples
@@ -49,11 +50,10 @@ def spectrogram_store(path, window_length_s=30):
     return path
 
 
-def write_dictionary(path):
+def store_dictionary(path):
     """The dictionary whose scheme TestScheme labels the store's annotations "<label>;code"."""
-    rows = "".join(f"{label};code,{label}\n" for label in sorted(set(STORE_LABELS)))
-    path.write_text(f"annotation,label:TestScheme\n{rows}")
-    return path
+    labels = {f"{label};code": label for label in sorted(set(STORE_LABELS))}
+    return write_dictionary(path, labels, "TestScheme")
 
 
 @pytest.fixture

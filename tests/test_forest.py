@@ -32,7 +32,7 @@ def test_a_separable_set_is_classified_perfectly(rng):
     x_validation, y_validation = clusters(rng, 20, 0.1)
     options = {"n_estimators": 10, "min_samples_leaf": [1, 3]}
     model, history = fit_forest(
-        x, y, x_validation, y_validation, options=forest_settings(**options), seed=0, threads=1
+        x, y, x_validation, y_validation, options=forest_settings(**options, seed=0), threads=1
     )
     assert (model.predict(x_validation) == y_validation).all()
     assert list(history.val_kappa) == [1, 1] and list(history.val_macro_f1) == [1, 1]
@@ -52,7 +52,7 @@ def test_the_candidate_with_the_best_validation_kappa_is_selected(rng):
     grid = [1, 8, 40]
     options = {"n_estimators": 15, "min_samples_leaf": grid, "class_weight": "none"}
     model, history = fit_forest(
-        x, y, x_validation, y_validation, options=forest_settings(**options), seed=3, threads=2
+        x, y, x_validation, y_validation, options=forest_settings(**options, seed=3), threads=2
     )
     # Each candidate as sklearn fits and scores it on its own.
     kappas = [
@@ -76,9 +76,8 @@ def test_the_candidate_with_the_best_validation_kappa_is_selected(rng):
 def test_each_tree_draws_at_most_max_samples_windows(rng, max_samples, drawn):
     x, y = clusters(rng, 30, 1.0)
     options = {"n_estimators": 5, "min_samples_leaf": [1], "max_samples": max_samples}
-    model, _ = fit_forest(
-        x, y, x, y, options=forest_settings(**options, class_weight="none"), seed=0, threads=1
-    )
+    options = forest_settings(**options, class_weight="none", seed=0)
+    model, _ = fit_forest(x, y, x, y, options=options, threads=1)
     # Unweighted, a tree's root weighs as many windows as its bootstrap sample drew.
     assert [tree.tree_.weighted_n_node_samples[0] for tree in model.estimators_] == [drawn] * 5
 

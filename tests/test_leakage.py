@@ -6,12 +6,12 @@ import json
 
 import numpy as np
 import pandas as pd
-from test_spectrogram import window_store
+from conftest import window_store
 from test_stores import flip_bytes
 
 from spectrohar.cache import features
 from spectrohar.models import forest, hmm
-from spectrohar.settings import Labels, Model, Train
+from spectrohar.settings import Labels, Model
 from spectrohar.sources.labels import PACKAGED_DICTIONARY
 
 SLEEP = "7030 sleeping;MET 0.95"
@@ -28,7 +28,9 @@ def stores(folder, rng):
     split = folder / "split.csv"
     pd.DataFrame({"participant": list(SETS), "set": list(SETS.values())}).to_csv(split, index=False)
     for participant in SETS:
-        window_store(folder / f"{participant}.zarr", participant, [SLEEP] * 14 + [WALK] * 14, rng)
+        window_store(
+            folder / f"{participant}.zarr", participant, [SLEEP] * 14 + [WALK] * 14, rng=rng
+        )
         features.build(folder / f"{participant}.zarr", folder / f"{participant}-f.zarr", threads=1)
     for chunk in [
         *(folder / "P101.zarr" / "acceleration").rglob("c/*/*/*"),
@@ -41,16 +43,16 @@ def stores(folder, rng):
 def test_the_forest_is_fitted_without_reading_the_test_participants(tmp_path, rng):
     split = stores(tmp_path, rng)
     options = {"n_estimators": 5, "min_samples_leaf": [1], "max_features": "sqrt"}
-    options |= {"max_samples": None, "class_weight": "none"}
-    forest.build(
+    options |= {"max_samples": None, "class_weight": "none", "seed": 0}
+    forest.fit(
         [tmp_path / f"{p}-f.zarr" for p in SETS],
         split,
         PACKAGED_DICTIONARY,
         tmp_path / "model.skops",
         tmp_path / "history.csv",
-        model=Model("forest", options),
-        train=Train(**{**TRAIN, "seed": 0}),
+        forest=Model("forest", options),
         labels=LABELS,
+        memory_mb=1000,
         threads=1,
     )
     assert forest.load_forest(tmp_path / "model.skops", 1)["classes"] == ["sleep", "walking"]
@@ -106,17 +108,3 @@ def test_the_hmm_is_fitted_without_the_test_participants(tmp_path, rng):
     np.testing.assert_allclose(
         fitted[0]["transition"], transition / transition.sum(1, keepdims=True)
     )
-
-
-TRAIN = {
-    "device": "cpu",
-    "max_epochs": 1,
-    "patience": 1,
-    "monitor": "val_kappa",
-    "batch_size": 2,
-    "learning_rate": 0.001,
-    "class_weight": "none",
-    "mixed_precision": False,
-    "channels_last": False,
-    "deterministic": False,
-}

@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import REPO
-from sklearn import metrics as skm
-from test_figures import spectrogram_store, write_dictionary
+from test_figures import spectrogram_store, store_dictionary
 
 from spectrohar.cache.stores import open_store
 from spectrohar.evaluation import compare as comparison
+from spectrohar.evaluation import score
 from spectrohar.report import pages as report
 from spectrohar.report.figures import (
     DPI,
@@ -121,74 +121,27 @@ def predictions(run: int) -> pd.DataFrame:
     return table
 
 
-def kappa_or_none(true, predicted):
-    """Cohen's kappa, None where one class only makes it undefined."""
-    if len(set(true) | set(predicted)) == 1:
-        return None
-    return float(skm.cohen_kappa_score(true, predicted))
-
-
-def metrics(table: pd.DataFrame, device: str) -> dict:
-    """The metrics.json of the score rule for a run's test rows, computed here with sklearn, the
-    intervals by comparison.bootstrap_intervals as the score rule has them."""
-    true, predicted = table.label.tolist(), table.predicted.tolist()
-    classes = sorted(set(true) | set(predicted))
-    groups = {}
-    for column in ("sex", "age"):
-        group_of = TEST.set_index("participant")[column]
-        groups[column] = [
-            {
-                "group": group,
-                "participants": len(members),
-                "windows": int(table.participant.isin(members).sum()),
-                "kappa": kappa_or_none(
-                    table.label[table.participant.isin(members)],
-                    table.predicted[table.participant.isin(members)],
-                ),
-            }
-            for group, members in sorted(
-                (g, group_of.index[group_of == g].tolist()) for g in set(group_of)
-            )
-        ]
-    return {
-        "kappa": skm.cohen_kappa_score(true, predicted),
-        "macro_f1": skm.f1_score(true, predicted, average="macro", zero_division=0),
-        "accuracy": skm.accuracy_score(true, predicted),
-        "balanced_accuracy": skm.balanced_accuracy_score(true, predicted),
-        "classes": classes,
-        "confusion_matrix": skm.confusion_matrix(true, predicted, labels=classes).tolist(),
-        "per_class": skm.classification_report(
-            true, predicted, labels=classes, output_dict=True, zero_division=0
-        ),
-        "per_participant_kappa": {
-            p: kappa_or_none(rows.label, rows.predicted) for p, rows in table.groupby("participant")
-        },
-        "n_windows": len(true),
-        "intervals": comparison.bootstrap_intervals(
-            table,
-            n_resamples=CONFIG["compare"]["resamples"],
-            seed=CONFIG["compare"]["seed"],
-            confidence=CONFIG["compare"]["confidence"],
-        ),
-        "groups": groups,
-        "device": device,
-    }
-
-
 @pytest.fixture(scope="module")
-def scores() -> dict:
-    """Each run's metrics and classification report, by run."""
+def scores(tmp_path_factory) -> dict:
+    """Each run's metrics and classification report, by run, as the score rule writes them
+    from its test rows (the split table holding TEST's metadata)."""
+    folder = tmp_path_factory.mktemp("scores")
+    TEST.to_csv(folder / "split.csv", index=False)
+    bootstrap = {name: CONFIG["compare"][name] for name in ("resamples", "confidence", "seed")}
     scored = {}
     for i, run in enumerate(RUNS):
-        table = predictions(i)
-        report_text = skm.classification_report(table.label, table.predicted, zero_division=0)
-        scored[run] = (metrics(table, DEVICES[i]), report_text)
+        table = predictions(i).assign(set="test")
+        table.attrs = {"model": run[0], "device": DEVICES[i]}
+        paths = [folder / f"{i}.{suffix}" for suffix in ("parquet", "json", "txt")]
+        table.to_parquet(paths[0], index=False)
+        score.build(paths[0], folder / "split.csv", *paths[1:], **bootstrap)
+        scored[run] = (json.loads(paths[1].read_text()), paths[2].read_text())
     return scored
 
 
-@pytest.fixture
-def inputs(tmp_path, scores):
-    """The report rule's inputs, the captions those of workflow/report, by argument name."""
+def stage_files(tmp_path, scores) -> dict:
+    """The report rule's inputs written to `tmp_path`, the captions those of workflow/report, by
+    argument name."""
     runs, reports = {}, []
     for model, smoothing in RUNS:
         folder = tmp_path / model / smoothing
@@ -210,7 +163,7 @@ def inputs(tmp_path, scores):
     QC.to_csv(tmp_path / "qc.csv", index=False)
     return {
         "spectrograms": [spectrogram_store(tmp_path / "spectrograms.zarr")],
-        "dictionary": write_dictionary(tmp_path / "dictionary.csv"),
+        "dictionary": store_dictionary(tmp_path / "dictionary.csv"),
         "comparison": tmp_path / "comparison.csv",
         "runs": runs,
         "classification_reports": reports,
@@ -221,6 +174,21 @@ def inputs(tmp_path, scores):
         "labels": Labels(scheme="TestScheme", dictionary=None, unknown="error"),
         "config": CONFIG,
     }
+
+
+@pytest.fixture
+def inputs(tmp_path, scores):
+    """The report rule's inputs in tmp_path, for a test to change."""
+    return stage_files(tmp_path, scores)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, scores):
+    """The report rule's inputs, the folder of the figures of every declared figure built from
+    them, and the page's text: shared by the tests that only read them."""
+    folder = tmp_path_factory.mktemp("built")
+    inputs = stage_files(folder, scores)
+    return inputs, folder / "page", build(inputs, folder / "page")
 
 
 def build(inputs, folder, figures=FIGURES) -> str:
@@ -308,8 +276,8 @@ def cells(frame: pd.DataFrame, number="{:.3f}", missing="undefined") -> list[lis
     return [list(frame.columns), *([cell(v) for v in row] for row in frame.astype(object).values)]
 
 
-def test_the_page_embeds_every_declared_figure_with_its_caption(inputs, tmp_path):
-    page = build(inputs, tmp_path / "declared")
+def test_the_page_embeds_every_declared_figure_with_its_caption(built):
+    _, folder, page = built
 
     embedded = re.findall(
         r'<img alt="(\w+)" src="data:image/png;base64,([A-Za-z0-9+/=]+)">'
@@ -318,7 +286,7 @@ def test_the_page_embeds_every_declared_figure_with_its_caption(inputs, tmp_path
     )
     assert [name for name, _, _ in embedded] == ON_THE_PAGE
     for name, image, text in embedded:
-        png = tmp_path / "declared" / f"{name}.png"
+        png = folder / f"{name}.png"
         assert base64.b64decode(image) == png.read_bytes()
         image = matplotlib.image.imread(png)
         assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 300
@@ -326,9 +294,9 @@ def test_the_page_embeds_every_declared_figure_with_its_caption(inputs, tmp_path
     assert "http" not in page  # no external resources
 
 
-def test_each_figure_is_drawn_from_its_own_run(inputs, tmp_path, scores):
-    build(inputs, tmp_path / "page")
-    drawn = {name: matplotlib.image.imread(tmp_path / "page" / f"{name}.png") for name in FIGURES}
+def test_each_figure_is_drawn_from_its_own_run(built, scores):
+    inputs, folder, _ = built
+    drawn = {name: matplotlib.image.imread(folder / f"{name}.png") for name in FIGURES}
     for model, smoothing in RUNS:
         scored = scores[model, smoothing][0]
         for kind, plot in (
@@ -392,7 +360,8 @@ def test_a_caption_is_read_from_its_file(inputs, tmp_path):
     shutil.copytree(CAPTIONS, edited)
     (edited / "confusion_matrix.rst").write_text("Counts of <test> windows,\nby true class.\n")
     inputs["captions"] = {name: edited / f"{KINDS[name]}.rst" for name in FIGURES}
-    page = build(inputs, tmp_path / "page")
+    runs = [name for name in FIGURES if KINDS[name] in RUN_KINDS]  # the figures with them
+    page = build(inputs, tmp_path / "page", runs)
     edited_caption = "<figcaption>Counts of &lt;test&gt; windows, by true class.</figcaption>"
     assert page.count(edited_caption) == len(RUNS)  # every run's confusion matrix
     assert caption(CAPTIONS / "confusion_matrix.rst") not in page
@@ -412,8 +381,9 @@ def test_the_window_length_comes_from_the_store_and_the_scheme_from_the_settings
     )
 
 
-def test_the_page_opens_with_the_comparison_and_its_intervals(inputs, tmp_path, scores):
-    page = Page(build(inputs, tmp_path / "page"))
+def test_the_page_opens_with_the_comparison_and_its_intervals(built, scores):
+    inputs, _, text = built
+    page = Page(text)
 
     # The title names the best run by test kappa.
     kappas = {run: scored["kappa"] for run, (scored, _) in scores.items()}
@@ -455,8 +425,8 @@ def test_the_page_opens_with_the_comparison_and_its_intervals(inputs, tmp_path, 
     )
 
 
-def test_each_run_shows_its_scores_groups_and_report(inputs, tmp_path, scores):
-    page = Page(build(inputs, tmp_path / "page"))
+def test_each_run_shows_its_scores_groups_and_report(built, scores):
+    page = Page(built[2])
 
     runs = page.part("h2", "Test scores per model and smoothing")
     assert [text for tag, text in runs if tag == "h3"] == [f"{m} + {s}" for m, s in RUNS]
@@ -491,8 +461,8 @@ def test_each_run_shows_its_scores_groups_and_report(inputs, tmp_path, scores):
     assert [text for tag, text in runs if tag == "pre"] == [scores[run][1] for run in RUNS]
 
 
-def test_the_page_holds_the_stage_files(inputs, tmp_path):
-    page = Page(build(inputs, tmp_path / "page"))
+def test_the_page_holds_the_stage_files(built):
+    page = Page(built[2])
 
     training = page.part("h2", "Training")
     assert training[0] == ("img", "training_curves")

@@ -8,7 +8,6 @@ from sklearn import metrics as skm
 
 from spectrohar.evaluation import score
 from spectrohar.evaluation.compare import bootstrap_intervals
-from spectrohar.settings import Compare
 
 TRUE = ["sleep", "sleep", "walk", "walk", "sit", "sit", "sit", "sit"]
 PREDICTED = ["sleep", "sleep", "walk", "sit", "sit", "sit", "sit", "walk"]
@@ -66,9 +65,10 @@ def test_the_score_rule_scores_the_test_rows_only(tmp_path):
     )
     split.assign(sex=["F", "F", "M"]).to_csv(tmp_path / "split.csv", index=False)
 
-    compare = Compare(models=["cnn"], smoothing=["none"], resamples=50, confidence=0.9, seed=3)
+    # The score rule's bootstrap params.
+    bootstrap = {"resamples": 50, "confidence": 0.9, "seed": 3}
     score.build(
-        tmp_path / "predictions.parquet", tmp_path / "split.csv", metrics, report, compare=compare
+        tmp_path / "predictions.parquet", tmp_path / "split.csv", metrics, report, **bootstrap
     )
 
     written = json.loads(metrics.read_text())

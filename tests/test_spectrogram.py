@@ -5,16 +5,15 @@ import sys
 import time
 
 import numpy as np
-import pandas as pd
 import pytest
 import scipy.signal
 import torch
 import xarray as xr
+from conftest import window_store
 
 from spectrohar import open_spectrograms
 from spectrohar.cache import spectrogram
-from spectrohar.cache.layout import AXES, participant_windows, window_dataset
-from spectrohar.cache.stores import write_dataset
+from spectrohar.cache.layout import AXES
 from spectrohar.settings import Spectrogram
 
 SETTINGS = {"n_fft": 120, "hop_length": 48, "window": "hann"}
@@ -73,33 +72,14 @@ def test_channels_are_picked_by_axis_name_and_norm_is_the_magnitude(rng, axes):
     np.testing.assert_array_equal(signals[:, 2], acceleration[..., axes.index("x")])
 
 
-def window_store(path, participant, annotations, rng):
-    """A window store in the windows stage's layout of `annotations`' windows of noise."""
-    n = len(annotations)
-    ds = window_dataset(
-        rng.normal(size=(n, 3000, 3)).astype(np.float32),
-        pd.date_range("2016-01-01", periods=n, freq="30s"),
-        annotations,
-        sample_rate=100,
-        window_length_s=30,
-        rows_read=n * 3000,
-        hours_recorded=n / 120,
-        hours_annotated=n / 120,
-        windows_dropped={},
-    )
-    ds = participant_windows(ds, participant, path)
-    write_dataset(ds, path, chunks={"acceleration": (7, 3000, 3)})
-    return ds
-
-
 def test_build_writes_every_window_with_named_coordinates(tmp_path, rng):
     sleep, office = (
         "7030 sleeping;MET 0.95",
         ("occupation;office and administrative support;11580 office/computer work general;MET 1.5"),
     )
     parts = [
-        window_store(tmp_path / "P001.zarr", "P001", [sleep] * 23 + [office] * 10, rng),
-        window_store(tmp_path / "P002.zarr", "P002", [office] * 17, rng),
+        window_store(tmp_path / "P001.zarr", "P001", [sleep] * 23 + [office] * 10, rng=rng),
+        window_store(tmp_path / "P002.zarr", "P002", [office] * 17, rng=rng),
     ]
     out = tmp_path / "spectrograms"
     for participant in ("P001", "P002"):
@@ -151,7 +131,7 @@ def build_in_process(out, windows):
 
 @pytest.mark.slow
 def test_a_killed_run_then_a_rerun_gives_the_uninterrupted_store(tmp_path, rng):
-    window_store(tmp_path / "P001.zarr", "P001", ["7030 sleeping;MET 0.95"] * 600, rng)
+    window_store(tmp_path / "P001.zarr", "P001", ["7030 sleeping;MET 0.95"] * 600, rng=rng)
     reference, out = tmp_path / "reference.zarr", tmp_path / "out.zarr"
     paths = tmp_path / "P001.zarr"
     assert build_in_process(reference, paths).wait() == 0

@@ -9,19 +9,19 @@ import numpy as np
 import pytest
 import xarray as xr
 import zarr
+from conftest import window_store, write_dictionary
 from test_cache import as_labels, participant_stores
-from test_spectrogram import stage, window_store
-from test_train import MODEL, sections, write_dictionary
+from test_spectrogram import stage
+from test_train import sections
 
-from spectrohar import settings
 from spectrohar.cache import spectrogram
 from spectrohar.cache.layout import AXES, spectrogram_dataset
 from spectrohar.cache.reader import Spectrograms
 from spectrohar.cache.stores import open_spectrograms, open_store, reading, write_dataset
 from spectrohar.cli import main
 from spectrohar.errors import DataError
-from spectrohar.evaluation import evaluate as predict
-from spectrohar.models import training as train
+from spectrohar.evaluation import evaluate
+from spectrohar.models import cnn
 from spectrohar.report import pages as report
 from spectrohar.settings import Labels, Report
 
@@ -30,8 +30,9 @@ CLASSES = ["sit-stand", "sleep", "walking"]
 # (validation), c/0-c/1 of P101 (test).
 PARTICIPANTS = ["P001"] * 48 + ["P002"] * 16 + ["P101"] * 32
 # One quick epoch, the splits held in memory.
-TRAIN_SETTINGS = {"memory_mb": 8000, "threads": 2, **sections(max_epochs=1, batch_size=16)}
-CNN = settings.section("cnn", MODEL)
+RULE = {"memory_mb": 8000, "threads": 2}
+TRAIN_SETTINGS = {**RULE, **sections(max_epochs=1, batch_size=16)}
+EVALUATE_SETTINGS = {**RULE, "device": "cpu", "labels": TRAIN_SETTINGS["labels"]}
 
 
 def rebuild(path) -> str:
@@ -83,7 +84,7 @@ def pristine(tmp_path_factory):
     stores = participant_stores(folder / "spectrograms", PARTICIPANTS, np.array(CLASSES)[y], x)
     split = folder / "split.csv"
     split.write_text("participant,set\nP001,train\nP002,validation\nP101,test\n")
-    return stores, split, write_dictionary(folder, CLASSES)
+    return stores, split, write_dictionary(folder / "dictionary.csv", {c: c for c in CLASSES})
 
 
 @pytest.fixture
@@ -103,7 +104,7 @@ def store(stores):
 def checkpoint(pristine, tmp_path_factory):
     """A model trained for an epoch on the undamaged store."""
     folder = tmp_path_factory.mktemp("trained")
-    train.build(*pristine, folder / "model.pt", folder / "history.csv", model=CNN, **TRAIN_SETTINGS)
+    cnn.fit(*pristine, folder / "model.pt", folder / "history.csv", **TRAIN_SETTINGS)
     return folder / "model.pt"
 
 
@@ -225,7 +226,7 @@ def test_show_prints_the_sentence(store, capsys):
 def test_the_spectrogram_stage_stops_at_a_damaged_window_chunk(tmp_path, rng):
     stores = [tmp_path / f"{p}.zarr" for p in ("P001", "P002")]
     for path in stores:
-        window_store(path, path.stem, ["7030 sleeping;MET 0.95"] * 20, rng)
+        window_store(path, path.stem, ["7030 sleeping;MET 0.95"] * 20, rng=rng)
     flip_bytes(stores[1] / "acceleration" / "c/1/0/0")
     with pytest.raises(DataError, match=damaged(stores[1], "acceleration", "c/1/0/0")):
         spectrogram.build(stores[1], tmp_path / "P002-spectrograms.zarr", threads=2, **stage())
@@ -279,8 +280,10 @@ def test_training_and_prediction_stop_at_a_damaged_store(
     split, dictionary = pristine[1:]
     model, history = tmp_path / "model.pt", tmp_path / "history.csv"
     with pytest.raises(DataError, match=train_error):
-        train.build(stores, split, dictionary, model, history, model=CNN, **TRAIN_SETTINGS)
+        cnn.fit(stores, split, dictionary, model, history, **TRAIN_SETTINGS)
     predictions = tmp_path / "predictions.parquet"
     with pytest.raises(DataError, match=predict_error):
-        predict.build("cnn", stores, split, dictionary, checkpoint, predictions, **TRAIN_SETTINGS)
+        evaluate.build(
+            "cnn", stores, split, dictionary, checkpoint, predictions, **EVALUATE_SETTINGS
+        )
     assert not any(p.exists() for p in [model, history, tmp_path / "train-state.pt", predictions])

@@ -12,15 +12,17 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import write_dictionary
 from test_cache import as_labels, participant_stores, spectrogram_store
 
 from spectrohar import settings
 from spectrohar.cache.reader import Spectrograms
 from spectrohar.errors import DataError
-from spectrohar.models import build_model, split_windows
-from spectrohar.models import training as train
-from spectrohar.models.training import fit_network
+from spectrohar.models import cnn
+from spectrohar.models.network import CNN
+from spectrohar.models.training import fit_network, split_windows
 from spectrohar.sources.labels import labelling
+from spectrohar.versions import versions
 
 CLASSES = ["a", "b", "c"]
 
@@ -38,7 +40,7 @@ def separable(path, n, rng, memory_budget_mb=4000):
 def fit_separable(folder, rng, n, *, streamed=False, **fitting):
     """A width-4 CNN fitted on separable stores of n training and n/2 validation windows."""
     torch.manual_seed(0)
-    model = build_model("cnn", n_classes=3, in_channels=3, width=4)
+    model = CNN(n_classes=3, in_channels=3, width=4)
     train_windows = separable(
         folder / "train.zarr", n, rng, memory_budget_mb=0 if streamed else 4000
     )
@@ -76,12 +78,12 @@ def test_early_stopping_waits_patience_epochs(tmp_path, rng):
 @pytest.mark.parametrize("shape", [(61, 61), (61, 19), (101, 121)])  # 30 s, 10 s, 60 s windows
 @pytest.mark.parametrize("depth", [2, 4])
 def test_the_cnn_gives_one_score_per_class(shape, depth):
-    model = build_model("cnn", n_classes=5, in_channels=3, width=4, depth=depth)
+    model = CNN(n_classes=5, in_channels=3, width=4, depth=depth)
     assert model(torch.zeros(2, 3, *shape)).shape == (2, 5)
 
 
 def test_the_default_cnn_is_the_tutorials():
-    model = build_model("cnn", n_classes=5, in_channels=3, width=32)
+    model = CNN(n_classes=5, in_channels=3, width=32)
     convolutions = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
     shapes = [(c.in_channels, c.out_channels, c.kernel_size, c.stride) for c in convolutions]
     assert shapes == [
@@ -115,21 +117,14 @@ LABELS = {"scheme": "Test", "dictionary": None, "unknown": "error"}
 MEMORY_MB = 0  # the rule's mem_mb: the splits are streamed by chunks
 THREADS = 2  # the rule's threads
 
-# As workflow/scripts/train_cnn.py calls it.
+# As workflow/scripts/train.py calls it.
 TRAIN = """
 import json, sys
 from spectrohar import settings
-from spectrohar.models import training as train
+from spectrohar.models import FAMILIES
 stores, *paths = json.loads(sys.argv[1])
 params = json.loads(sys.argv[2])
-train.build(
-    stores,
-    *paths,
-    memory_mb=0,
-    threads=2,
-    model=settings.section("cnn", params["model"]),
-    **settings.sections(params),
-)
+FAMILIES["cnn"].module.fit(stores, *paths, memory_mb=0, threads=2, **settings.sections(params))
 """
 
 # P001 trains, P002 validates, P101 is tested.
@@ -146,20 +141,13 @@ def banded_noise(rng):
     return np.array(CLASSES)[y], x
 
 
-def write_dictionary(folder, annotations=CLASSES):
-    """An annotation-label dictionary whose scheme Test labels each of `annotations` as itself."""
-    path = folder / "dictionary.csv"
-    path.write_text("annotation,label:Test\n" + "".join(f"{a},{a}\n" for a in annotations))
-    return path
-
-
 def write_inputs(folder, labels, x, split="P001,train\nP002,validation\nP101,test\n"):
     """A spectrogram store per participant of PARTICIPANTS' windows, annotated with `labels`,
     a split table and a dictionary of the labels."""
     stores = participant_stores(folder, PARTICIPANTS, labels, x, chunk=32)
     table = folder / "split.csv"
     table.write_text(f"participant,set\n{split}")
-    return stores, table, write_dictionary(folder)
+    return stores, table, write_dictionary(folder / "dictionary.csv", {c: c for c in CLASSES})
 
 
 @pytest.fixture
@@ -169,27 +157,25 @@ def inputs(tmp_path, rng):
 
 
 def config(**training):
-    """The train_cnn rule's params: the cnn section as `model`, the train and labels sections,
-    with `training` changed."""
-    return {"model": MODEL, "train": {**TRAINING, **training}, "labels": LABELS}
+    """The train_cnn rule's sections: cnn, train and labels, with `training` changed."""
+    return {"cnn": MODEL, "train": {**TRAINING, **training}, "labels": LABELS}
 
 
 def sections(**training):
-    """The typed train and labels sections that `train.build` and `predict.build` take, with
-    `training` changed (the model's section is no section of that name: see train_here)."""
+    """The typed cnn, train and labels sections that `cnn.fit` takes, with `training`
+    changed."""
     return settings.sections(config(**training))
 
 
 def train_here(inputs, folder, threads=THREADS, **training):
     """Train in this process as the train_cnn rule does, writing model.pt and history.csv to
     `folder`."""
-    train.build(
+    cnn.fit(
         *inputs,
         folder / "model.pt",
         folder / "history.csv",
         memory_mb=MEMORY_MB,
         threads=threads,
-        model=settings.section("cnn", MODEL),
         **sections(**training),
     )
 
@@ -215,17 +201,27 @@ def assert_same(a, b):
     assert all(torch.equal(a[1][k], b[1][k]) for k in a[1])
 
 
-@pytest.mark.slow
-def test_the_same_settings_train_the_same_model_twice(inputs, tmp_path):
-    for name in ("first", "second"):
-        assert start_training(inputs, tmp_path / name).wait() == 0
-    assert_same(outcome(tmp_path / "first"), outcome(tmp_path / "second"))
-    assert len(outcome(tmp_path / "first")[0]) == 6
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The inputs, and a deterministic training on them run to its end in a process of its
+    own, for the tests that train again to compare."""
+    folder = tmp_path_factory.mktemp("reference")
+    inputs = write_inputs(folder, *banded_noise(np.random.default_rng(0)))
+    assert start_training(inputs, folder / "run").wait() == 0
+    return inputs, folder / "run"
 
 
 @pytest.mark.slow
-def test_a_killed_run_resumes_from_its_last_epoch(inputs, tmp_path):
-    assert start_training(inputs, tmp_path / "reference").wait() == 0
+def test_the_same_settings_train_the_same_model_twice(reference, tmp_path):
+    inputs, first = reference
+    assert start_training(inputs, tmp_path / "second").wait() == 0
+    assert_same(outcome(first), outcome(tmp_path / "second"))
+    assert len(outcome(first)[0]) == 6
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_from_its_last_epoch(reference, tmp_path):
+    inputs, finished = reference
     killed = start_training(inputs, tmp_path / "resumed")
     state = tmp_path / "resumed" / "train-state.pt"
     while killed.poll() is None and not (
@@ -239,7 +235,7 @@ def test_a_killed_run_resumes_from_its_last_epoch(inputs, tmp_path):
     assert 2 <= epochs_done < 6
 
     assert start_training(inputs, tmp_path / "resumed").wait() == 0
-    assert_same(outcome(tmp_path / "reference"), outcome(tmp_path / "resumed"))
+    assert_same(outcome(finished), outcome(tmp_path / "resumed"))
     assert not state.exists()
 
 
@@ -259,15 +255,14 @@ def test_mixed_precision_and_channels_last_train_too(tmp_path, rng):
 
 
 def test_a_model_that_cannot_take_the_spectrograms_is_a_clear_error(inputs, tmp_path):
-    typed = settings.sections({"train": TRAINING, "labels": LABELS})
+    typed = settings.sections({"cnn": {"depth": 7}, "train": TRAINING, "labels": LABELS})
     with pytest.raises(DataError, match=r"config cnn \{'depth': 7\} cannot take"):
-        train.build(
+        cnn.fit(
             *inputs,
             tmp_path / "model.pt",
             tmp_path / "history.csv",
             memory_mb=0,
             threads=1,
-            model=settings.section("cnn", {"depth": 7}),
             **typed,
         )
 
@@ -317,8 +312,8 @@ def first_batch_with_nan_or_inf(stores):
     return finite.index(False) + 1, len(finite)
 
 
-@pytest.mark.parametrize("mixed_precision", [False, True])
-@pytest.mark.parametrize("value", [np.nan, np.inf])
+# Each value and each precision once: the check is the same for both values.
+@pytest.mark.parametrize(("value", "mixed_precision"), [(np.nan, False), (np.inf, True)])
 def test_a_non_finite_training_loss_stops_training(tmp_path, rng, value, mixed_precision):
     labels, x = banded_noise(rng)
     x[100, 1, 30, 30] = value  # a training window
@@ -381,7 +376,7 @@ def test_the_splits_budget_is_a_part_of_the_rules_memory(inputs):
     window_mb = 3 * 61 * 61 * 4 / 2**20
     label = labelling(dictionary, settings.section("labels", LABELS))
     for memory_mb, held in [(4 * 256 * window_mb, True), (4 * 256 * window_mb - 1, False)]:
-        # models.CACHE_FRACTION (a half) of mem_mb, for two splits: a quarter for each.
+        # training.CACHE_FRACTION (a half) of mem_mb, for two splits: a quarter for each.
         training = split_windows(
             stores, split, "train", None, label, memory_mb=memory_mb, threads=THREADS
         )
@@ -395,6 +390,7 @@ def test_the_rules_options_and_threads_reach_the_model_and_the_cache(inputs, tmp
     # Both splits streamed (memory_mb 0): the training and the validation reads, all on them.
     assert len(cache_pools) >= 2 and set(cache_pools) == {threads}
     saved = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert saved["versions"] == versions()  # of the packages that trained it
     assert saved["model_settings"] == {"name": "cnn", "options": MODEL}
     assert saved["classes"] == CLASSES
     # The network was built with the section's width: 4 filters in the first layer, not 32.

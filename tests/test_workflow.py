@@ -8,7 +8,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
@@ -16,21 +15,11 @@ import pandas as pd
 import pytest
 import torch
 import xarray as xr
-import yaml
-from conftest import REPO
+from conftest import REPO, SNAKEMAKE, snakemake, workflow_folder
 
 from spectrohar import open_spectrograms
 from spectrohar.sources.synthetic import participant_ids
 
-SMALL = {
-    "synthetic": {"participants": 8, "hours": 1, "seed": 3},
-    "cnn": {"width": 8},
-    "forest": {"n_estimators": 30},
-    "compare": {"resamples": 200},
-    "train": {"max_epochs": 6, "patience": 3, "batch_size": 32, "learning_rate": 0.001},
-    "split": {"validation_fraction": 0.25},
-    "report": {"examples_per_class": 3},
-}
 PARTICIPANTS = participant_ids(8)
 TEST = [p for p in PARTICIPANTS if p >= "P101"]
 RUNS = ["cnn/none", "cnn/hmm", "forest/none", "forest/hmm"]  # every model x smoothing
@@ -40,23 +29,33 @@ AFTER_TRAINING = {"evaluate", "smooth", "score", "compare", "report", "all"}
 
 pytestmark = pytest.mark.slow  # every test here runs Snakemake
 
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
-
-
-def snakemake(folder, *args):
-    return subprocess.run(
-        [*SNAKEMAKE, "--configfile", "small.yaml", *args],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-    )
-
 
 def planned_jobs(folder, *args) -> set[str]:
     """The rules a dry run would run."""
     result = snakemake(folder, "--dry-run", *args)
     assert result.returncode == 0, result.stdout + result.stderr
     return set(re.findall(r"^(?:local)?rule (\w+):$", result.stdout, flags=re.MULTILINE))
+
+
+def planned_job_list(folder, *args) -> set[str]:
+    """The jobs a dry run would run, each as its rule and wildcards: "train_cnn",
+    "score/cnn/hmm" (the wildcards' values in the order of the rule's)."""
+    result = snakemake(folder, "--dry-run", *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    jobs = set()
+    for block in re.split(r"^(?=(?:local)?rule \w+:$)", result.stdout, flags=re.MULTILINE)[1:]:
+        rule = re.match(r"(?:local)?rule (\w+):", block)[1]
+        wildcards = re.search(r"^    wildcards: (.*)$", block, flags=re.MULTILINE)
+        values = [pair.split("=", 1)[1] for pair in wildcards[1].split(", ")] if wildcards else []
+        jobs.add("/".join([rule, *values]))
+    return jobs
+
+
+def family_jobs(family) -> set[str]:
+    """The jobs of one model family: its training, evaluation, smoothing and scores."""
+    return {f"train_{family}", f"evaluate/{family}", f"smooth/{family}"} | {
+        f"score/{family}/{smoothing}" for smoothing in ("none", "hmm")
+    }
 
 
 def job_counts(folder, *args) -> dict[str, int]:
@@ -67,21 +66,16 @@ def job_counts(folder, *args) -> dict[str, int]:
     return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", stats, re.MULTILINE)}
 
 
-def workflow_folder(folder, **config):
-    shutil.copy(REPO / "config.yaml", folder)
-    (folder / "small.yaml").write_text(yaml.safe_dump({**SMALL, **config}))
-    return folder
-
-
 @pytest.fixture
 def run(small_run):
     return small_run
 
 
-def tutorial_processed_data(source, folder):
-    """processed_data made the tutorial's way, with pandas, from a Capture-24 folder."""
+def tutorial_processed_data(source, folder, participants):
+    """processed_data made the tutorial's way, with pandas, from `participants`' recordings in a
+    Capture-24 folder."""
     X, Y, T, P = [], [], [], []
-    for pid in PARTICIPANTS:
+    for pid in participants:
         data = pd.read_csv(
             source / f"{pid}.csv.gz",
             index_col="time",
@@ -239,16 +233,22 @@ def test_report_logs_and_benchmarks(run):
     assert "windows kept" in (run / "logs" / "windows" / f"{PARTICIPANTS[0]}.log").read_text()
 
 
-def test_a_training_setting_reruns_training_not_the_spectrograms(run):
+def test_a_cnn_setting_reruns_the_cnn_and_a_forest_setting_the_forest_only(run):
     assert planned_jobs(run) == set()
-    assert planned_jobs(run, "--config", "train={max_epochs: 2}") == {
-        "train_cnn",
-        "train_forest",  # its seed is the training seed
-        *AFTER_TRAINING,
+    # What takes every model: the comparison, the report and the target.
+    after = {"compare", "report", "all"}
+    assert planned_job_list(run, "--config", "train={learning_rate: 0.01}") == {
+        *family_jobs("cnn"),
+        *after,
     }
-    assert planned_jobs(run, "--config", "forest={n_estimators: 10}") == {
-        "train_forest",
-        *AFTER_TRAINING,
+    assert planned_job_list(run, "--config", "cnn={width: 4}") == {*family_jobs("cnn"), *after}
+    assert planned_job_list(run, "--config", "forest={n_estimators: 10}") == {
+        *family_jobs("forest"),
+        *after,
+    }
+    assert planned_job_list(run, "--config", "forest={seed: 7}") == {
+        *family_jobs("forest"),
+        *after,
     }
 
 
@@ -277,7 +277,8 @@ def test_a_bad_setting_stops_before_anything_runs(run):
 
 def test_processed_data_gives_the_same_spectrograms_as_the_raw_files(run, tmp_path):
     synthetic = run / "resources" / "synthetic"
-    processed = tutorial_processed_data(synthetic, tmp_path / "processed_data")
+    three = PARTICIPANTS[:3]  # more would test nothing more
+    processed = tutorial_processed_data(synthetic, tmp_path / "processed_data", three)
     folder = workflow_folder(
         tmp_path,
         source={"kind": "npy", "path": str(processed), "participants": [], "on_error": "stop"},
@@ -287,10 +288,13 @@ def test_processed_data_gives_the_same_spectrograms_as_the_raw_files(run, tmp_pa
             "unknown": "error",
         },
     )
-    stores = [f"results/spectrograms/{p}.zarr" for p in PARTICIPANTS]
+    stores = [f"results/spectrograms/{p}.zarr" for p in three]
     result = snakemake(folder, "--cores", "2", *stores)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
-    raw, npy = (open_spectrograms(f / "results" / "spectrograms") for f in (run, folder))
+    raw, npy = (open_spectrograms([f / store for store in stores]) for f in (run, folder))
+    assert sorted(p.name for p in (folder / "results" / "spectrograms").iterdir()) == [
+        f"{p}.zarr" for p in three
+    ]
     # processed_data holds the annotated windows only; the raw files' stores keep the others.
     raw = raw.isel(window=(raw.annotation != "").values)
     assert raw.sizes == npy.sizes
@@ -304,8 +308,9 @@ def test_a_bad_recording_stops_the_run_or_is_skipped(run, tmp_path):
     shutil.copytree(run / "resources" / "synthetic", capture24)
     bad = capture24 / f"{PARTICIPANTS[1]}.csv.gz"
     bad.write_bytes(bad.read_bytes()[:100_000])
-    source = {"kind": "capture24", "path": str(capture24), "participants": [], "on_error": "stop"}
-    folder = workflow_folder(tmp_path, source=source)
+    three = PARTICIPANTS[:3]  # the bad one among them
+    source = {"kind": "capture24", "path": str(capture24), "participants": three}
+    folder = workflow_folder(tmp_path, source={**source, "on_error": "stop"})
 
     stopped = snakemake(folder, "--cores", "2", "results/qc.csv")
     assert stopped.returncode != 0
@@ -318,8 +323,9 @@ def test_a_bad_recording_stops_the_run_or_is_skipped(run, tmp_path):
     assert skipped.returncode == 0, skipped.stderr[-4000:]
     qc = pd.read_csv(folder / "results" / "qc.csv", keep_default_na=False).set_index("participant")
     assert qc.error[PARTICIPANTS[1]].startswith(f"{bad}: cannot be read")
-    assert (qc.windows_kept > 0).sum() == len(PARTICIPANTS) - 1
-    assert (qc.error == "").sum() == len(PARTICIPANTS) - 1
+    assert qc.index.tolist() == three
+    assert (qc.windows_kept > 0).sum() == len(three) - 1
+    assert (qc.error == "").sum() == len(three) - 1
 
 
 def test_a_killed_forcerun_is_finished_by_a_plain_rerun(run, tmp_path):
@@ -352,7 +358,10 @@ def test_a_recompressed_copy_of_a_recording_is_refused_at_the_split(run, tmp_pat
     original = capture24 / f"{TEST[0]}.csv.gz"
     copy = capture24 / f"{TEST[0]}_old.csv.gz"
     copy.write_bytes(gzip.compress(gzip.decompress(original.read_bytes()), compresslevel=1))
-    source = {"kind": "capture24", "path": str(capture24), "participants": [], "on_error": "stop"}
+    # The recording and its copy, the first a training participant: the split looks no further.
+    participants = [PARTICIPANTS[0], TEST[0], f"{TEST[0]}_old"]
+    source = {"kind": "capture24", "path": str(capture24), "participants": participants}
+    source["on_error"] = "stop"
     result = snakemake(
         workflow_folder(tmp_path, source=source), "--cores", "2", "results/split.csv"
     )
@@ -362,14 +371,15 @@ def test_a_recompressed_copy_of_a_recording_is_refused_at_the_split(run, tmp_pat
 
 def test_adding_a_participant_builds_its_stores_only(tmp_path):
     source = {"kind": "synthetic", "path": "resources/synthetic", "on_error": "stop"}
-    folder = workflow_folder(tmp_path, source={**source, "participants": PARTICIPANTS[:-1]})
+    three = PARTICIPANTS[:3]
+    folder = workflow_folder(tmp_path, source={**source, "participants": three[:-1]})
     kinds = ("spectrograms", "features")  # the stores made from a participant's windows
-    stores = [f"results/{kind}/{p}.zarr" for kind in kinds for p in PARTICIPANTS[:-1]]
+    stores = [f"results/{kind}/{p}.zarr" for kind in kinds for p in three[:-1]]
     result = snakemake(folder, "--cores", "2", *stores)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     assert set(job_counts(folder, *stores)) == set()
 
-    added = f"source={{participants: [{', '.join(PARTICIPANTS)}]}}"
+    added = f"source={{participants: [{', '.join(three)}]}}"
     jobs = job_counts(folder, "--config", added)
     # The new participant's recording, windows, spectrograms and features; the synthetic source's
     # table of participants; then what takes them all.

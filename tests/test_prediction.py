@@ -1,7 +1,8 @@
 """A trained model on new recordings: `snakemake predict` and `spectrohar predict`.
 
-The quick tests use an untrained network saved as the train rule saves one, with settings of its
-own (10 s windows at 50 Hz, a 60-sample STFT), so that what is read from the model file shows.
+The quick tests use a network trained for an epoch by the train rule's code on spectrogram stores
+of settings of their own (10 s windows at 50 Hz, a 60-sample STFT, labels under Walmsley2020),
+so that what is read from the model file shows.
 The workflow tests train test_workflow's small models once and predict a two-day, 80 Hz
 recording without annotations and an annotated synthetic one."""
 
@@ -13,52 +14,97 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.signal
-import skops.io
 import torch
 import yaml
-from conftest import REPO
-from sklearn.ensemble import RandomForestClassifier
+from conftest import REPO, SMALL, snakemake
 from sklearn.metrics import cohen_kappa_score
 from test_own_data import write_csv
-from test_workflow import SMALL, TEST, snakemake
+from test_train import TRAINING
+from test_workflow import TEST
 
+from spectrohar import settings
 from spectrohar.cache.features import FEATURES, window_features
+from spectrohar.cache.layout import feature_dataset, spectrogram_dataset
+from spectrohar.cache.stores import write_dataset
 from spectrohar.cli import main
 from spectrohar.errors import DataError
-from spectrohar.models import build_model
+from spectrohar.models import cnn, forest
+from spectrohar.models.forest import load_forest
+from spectrohar.models.network import CNN
 from spectrohar.prediction.nonwear import NonWearRule
 from spectrohar.settings import Synthetic, Windows
 from spectrohar.sources import capture24, synthetic
 from spectrohar.sources.labels import PACKAGED_DICTIONARY, read_dictionary
 
-CLASSES = ["sleep", "walking"]
+SLEEP = "7030 sleeping;MET 0.95"
+WALK = (
+    "home activity;miscellaneous;walking;17150 walking household without observable loads;MET 2.0"
+)
+CLASSES = ["light", "sleep"]  # WALK's and SLEEP's labels under Walmsley2020
 STFT = {"n_fft": 60, "hop_length": 24, "window": "hann", "channels": ["x", "y", "z"]}
 RATE, WINDOW_S = 50, 10  # the model's windows
 
 
-@pytest.fixture
-def network(tmp_path):
-    """An untrained CNN saved as the train rule saves one, and the network itself."""
-    torch.manual_seed(0)
-    model = build_model("cnn", len(CLASSES), 3, width=4).eval()
-    path = tmp_path / "model.pt"
-    torch.save(
-        {
-            "model_settings": {"name": "cnn", "options": {"width": 4}},
-            "weights": model.state_dict(),
-            "classes": CLASSES,
-            "in_channels": 3,
-            "spectrogram": {
-                **STFT,
-                "sample_rate": RATE,
-                "window_length_s": WINDOW_S,
-                "dtype": "float32",
-            },
-            "labels": {"scheme": "Walmsley2020", "dictionary": None, "unknown": "error"},
-        },
+LABELS = {"scheme": "Walmsley2020", "dictionary": None, "unknown": "error"}
+PARTICIPANTS = {"P001": "train", "P002": "validation"}
+
+
+def stores_of(folder, dataset) -> tuple[list, Path]:
+    """A store per participant of PARTICIPANTS, `dataset(participant, window_start, annotation)`
+    for its 16 windows (SLEEP and WALK in turn), and their split table."""
+    stores = []
+    for hour, participant in enumerate(PARTICIPANTS):
+        start = pd.Timestamp("2024-01-01") + pd.Timedelta(hours=hour)
+        starts = pd.date_range(start, periods=16, freq=f"{WINDOW_S}s")
+        write_dataset(
+            dataset([participant] * 16, starts, [SLEEP, WALK] * 8), folder / f"{participant}.zarr"
+        )
+        stores.append(folder / f"{participant}.zarr")
+    split = folder / "split.csv"
+    split.write_text("participant,set\n" + "".join(f"{p},{s}\n" for p, s in PARTICIPANTS.items()))
+    return stores, split
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory):
+    """A width-4 CNN trained for an epoch as the train rule trains one, on a training and a
+    validation participant's stores of those settings: its model file, and the network read
+    back from the file's weights."""
+    folder = tmp_path_factory.mktemp("network")
+    rng = np.random.default_rng(0)
+    frames = 1 + (WINDOW_S * RATE - STFT["n_fft"]) // STFT["hop_length"]
+
+    def dataset(participant, window_start, annotation):
+        x = rng.normal(-6, 1, (16, 3, STFT["n_fft"] // 2 + 1, frames)).astype(np.float32)
+        return spectrogram_dataset(
+            x,
+            participant=participant,
+            window_start=window_start,
+            annotation=annotation,
+            sample_rate=RATE,
+            window_length_s=WINDOW_S,
+            dtype="float32",
+            **STFT,
+        )
+
+    stores, split = stores_of(folder, dataset)
+    train = {**TRAINING, "max_epochs": 1}
+    path = folder / "model.pt"
+    cnn.fit(
+        stores,
+        split,
+        PACKAGED_DICTIONARY,
         path,
+        folder / "history.csv",
+        memory_mb=0,
+        threads=1,
+        **settings.sections({"cnn": {"width": 4}, "train": train, "labels": LABELS}),
     )
-    return path, model
+    saved = torch.load(path, weights_only=True)
+    assert saved["classes"] == CLASSES
+    model = CNN(len(CLASSES), 3, width=4)
+    model.load_state_dict(saved["weights"])
+    return path, model.eval()
 
 
 def moving(seconds, rate, rng):
@@ -110,25 +156,41 @@ def test_each_window_is_predicted_from_the_stft_the_model_file_names(tmp_path, n
 
 
 def test_a_forest_predicts_from_the_features_of_the_windows_its_file_names(tmp_path, rng):
-    n_features = len(FEATURES)
-    forest = RandomForestClassifier(n_estimators=5, random_state=0)
-    forest.fit(rng.normal(size=(40, n_features)), np.repeat(CLASSES, 20))
+    """A forest fitted as the train rule fits one, on feature stores of those windows."""
+
+    def dataset(participant, window_start, annotation):
+        features = rng.normal(size=(16, len(FEATURES))).astype(np.float32)
+        return feature_dataset(
+            features,
+            list(FEATURES),
+            participant=participant,
+            window_start=window_start,
+            annotation=annotation,
+            sample_rate=RATE,
+            window_length_s=WINDOW_S,
+        )
+
+    stores, split = stores_of(tmp_path, dataset)
+    options = {"n_estimators": 5, "min_samples_leaf": [1], "max_features": "sqrt"}
+    options |= {"max_samples": None, "class_weight": "none", "seed": 0}
     path = tmp_path / "model.skops"
-    skops.io.dump(
-        {
-            "model": forest,
-            "classes": CLASSES,
-            "windows": {"window_length_s": WINDOW_S, "sample_rate": RATE},
-            "features": list(FEATURES),
-            "labels": {"scheme": "Walmsley2020", "dictionary": None, "unknown": "error"},
-        },
+    forest.fit(
+        stores,
+        split,
+        PACKAGED_DICTIONARY,
         path,
+        tmp_path / "history.csv",
+        memory_mb=0,
+        threads=1,
+        **settings.sections({"forest": options, "labels": LABELS}),
     )
+    fitted = load_forest(path, 1)["model"]
+    assert fitted.classes_.tolist() == CLASSES
     acceleration = moving(95, RATE, rng).round(4)
     write_csv(tmp_path / "wrist.csv", "2024-03-01 10:00", acceleration, rate=RATE)
     table = pd.read_parquet(predict_cli([tmp_path / "wrist.csv"], path, tmp_path) / "wrist.parquet")
     windows = acceleration[: 9 * WINDOW_S * RATE].reshape(9, WINDOW_S * RATE, 3)
-    expected = forest.predict_proba(window_features(windows.astype(np.float32), RATE))
+    expected = fitted.predict_proba(window_features(windows.astype(np.float32), RATE))
     probabilities = table[[f"probability_{c}" for c in CLASSES]].to_numpy()
     np.testing.assert_array_equal(probabilities, expected)
     assert len(table) == 9 and table.label.isna().all()
@@ -197,7 +259,7 @@ def test_a_recording_the_model_cannot_take_is_refused_naming_it(tmp_path, networ
         predict_cli([short], network[0], tmp_path / "out", "--hmm", str(hmm))
     assert last_line(capsys) == (
         f"spectrohar: {hmm}: is an HMM over the classes sleep, sitting, walking of 30 s windows, "
-        f"not over those of the model in {network[0]} (sleep, walking of 10 s windows)"
+        f"not over those of the model in {network[0]} (light, sleep of 10 s windows)"
     )
 
 
@@ -275,7 +337,10 @@ def test_an_annotated_recording_is_scored_against_its_labels(predicted):
     scheme = read_dictionary(PACKAGED_DICTIONARY)["label:Willetts2018"]
     expected = [scheme[a] if isinstance(a, str) else "" for a in annotation]
     assert table.label.fillna("").tolist() == expected
-    state = table["smoothed" if "smoothed" in table else "predicted"]
+    # Smoothed where the run chosen is, and then scored on the smoothed classes.
+    run = json.loads((predicted / "results" / "selected.json").read_text())["run"]
+    assert ("smoothed" in table) == run.endswith("/hmm")
+    state = table["smoothed" if run.endswith("/hmm") else "predicted"]
     labelled = table.label.notna()
     metrics = json.loads((results / "metrics.json").read_text())
     assert set(metrics) == {"annotated"}
