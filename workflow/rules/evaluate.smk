@@ -15,7 +15,7 @@ rule evaluate:
         "logs/benchmarks/evaluate/{model}.tsv"
     threads: THREADS
     resources:
-        mem_mb=4000,  # models.CACHE_FRACTION of it for the sets held in memory
+        mem_mb=4000,  # training.CACHE_FRACTION of it for the sets held in memory
     params:
         # The device matters only to a family that runs on one.
         device=lambda wildcards: (
