@@ -122,3 +122,12 @@ def cache_pools(monkeypatch):
 
     monkeypatch.setattr(cache, "ThreadPoolExecutor", Recorded)
     return pools
+
+
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist's loadgroup (two workers on CI's two cores), the tests that read the
+    shared small run go to one worker, so that it is made once, and each other module's tests
+    stay together, so that a module's fixtures are made once."""
+    for item in items:
+        group = "small_run" if "small_run" in item.fixturenames else item.path.name
+        item.add_marker(pytest.mark.xdist_group(group))
