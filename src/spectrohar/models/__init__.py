@@ -6,8 +6,8 @@ torch.
 Adding a family is adding its module, with these two functions, and a line to FAMILIES:
 
 - `fit(stores, split_table, dictionary, model_file, history_table, *, labels, memory_mb,
-  threads, **sections)`: the train rule; `sections` are the family's own config section and
-  the others it names in `sections`, typed, by name.
+  threads, **sections)`: its train_<name> rule; `sections` are the family's own config
+  section and the others it names in `sections`, typed, by name.
 - `load(model_file, device, threads) -> Loaded`: a saved model, ready to predict on `device`
   (train.device's choices) with `threads` threads.
 

@@ -45,7 +45,7 @@ def fit(
     memory_mb,
     threads,
 ) -> None:
-    """The train rule of the CNN: a network of the `cnn` settings on the training participants'
+    """The train_cnn rule: a network of the `cnn` settings on the training participants'
     windows in the spectrogram stores `stores` under the `train` settings, labelled under
     the `labels` settings with `dictionary`, selected on the validation ones; the splits held in
     memory while they fit their part of the rule's `memory_mb` (training.CACHE_FRACTION), read on
@@ -156,7 +156,7 @@ def fit(
 
 
 def load(checkpoint, device, threads) -> Loaded:
-    """The network as the train rule saved it, on `device` (train.device's choices), with the
+    """The network as the train_cnn rule saved it, on `device` (train.device's choices), with the
     STFT of the spectrogram stores it was trained on (the checkpoint's `spectrogram`)."""
     device = resolve_device(device)
     saved = load_saved(checkpoint, map_location="cpu")

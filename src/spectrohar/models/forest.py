@@ -140,7 +140,7 @@ def fit(
     memory_mb,
     threads,
 ) -> None:
-    """The train rule of the forest: a forest of the `forest` settings on the training
+    """The train_forest rule: a forest of the `forest` settings on the training
     participants' windows in the feature stores `stores`, labelled under the `labels` settings
     with `dictionary`, selected on the validation ones, fitted on the rule's `threads`; saved with
     skops with what prediction needs, and its history. The features are held in memory whole
@@ -178,7 +178,7 @@ def fit(
 
 
 def load(model_file, device, threads) -> Loaded:
-    """The forest as the train rule saved it, predicting on `threads` threads (on the CPU,
+    """The forest as the train_forest rule saved it, predicting on `threads` threads (on the CPU,
     whatever the `device`), with the features of windows of the settings it was trained on (its
     `windows`)."""
     saved = load_forest(model_file, threads)
@@ -192,7 +192,7 @@ def load(model_file, device, threads) -> Loaded:
         if saved["features"] != list(FEATURES):
             raise DataError(
                 f"{model_file}: a forest of other features than spectrohar.cache.features "
-                "computes now (retrain it: snakemake --cores 8 --forcerun train)"
+                "computes now (retrain it: snakemake --cores 8 --forcerun train_forest)"
             )
         # A few windows at a time: their float64 intermediates stay small.
         features = [
