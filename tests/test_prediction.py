@@ -388,6 +388,8 @@ def test_the_command_gives_the_workflows_predictions(predicted, tmp_path):
     pd.testing.assert_frame_equal(table, expected, check_exact=False, rtol=1e-5)
     expected_summary = expected_summary[expected_summary.recording == "wrist"]
     pd.testing.assert_frame_equal(summary, expected_summary.reset_index(drop=True))
+    page = (out / "report.html").read_text()  # the page, as the predict_page rule writes it
+    assert "<h2>wrist</h2>" in page and "data:image/png;base64," in page
 
 
 @pytest.mark.slow

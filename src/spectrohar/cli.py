@@ -21,6 +21,7 @@ from spectrohar.errors import DataError
 from spectrohar.prediction.nonwear import DEFAULT_RULE
 from spectrohar.prediction.predict import predict_files
 from spectrohar.report.figures import DPI, plot_window
+from spectrohar.report.pages import predictions_page
 
 
 def main(argv=None) -> None:
@@ -66,14 +67,19 @@ def main(argv=None) -> None:
         parser.error(f"{args.path}: no such store")
     try:
         if args.command == "predict":
-            predict_files(
+            output = Path(args.output)
+            tables = predict_files(
                 args.recordings,
-                args.output,
+                output,
                 model_file=args.model,
                 hmm_file=args.hmm,
                 unit=args.unit,
                 nonwear=DEFAULT_RULE,
                 device=args.device,
+            )
+            # As the workflow's predict_page rule does after predict_summary.
+            predictions_page(
+                tables, output / "summary.csv", output / "metrics.json", output / "report.html"
             )
             print(f"{len(args.recordings)} recordings -> {args.output}")
             return
