@@ -14,8 +14,9 @@ from spectrohar.sources import PARTICIPANT_ID, source
 configfile: "config.yaml"
 
 
-# The split is checked by the split rule, not here: a recording's windows and spectrograms need
-# none, so one recording on its own can be processed.
+# Of the split, only the test ids named are checked here (by settings.check), the rest by the
+# split rule: a recording's windows and spectrograms need none, so one recording on its own can
+# be processed.
 try:
     SETTINGS, PARTICIPANTS = settings.check(config)
 except DataError as error:

@@ -143,6 +143,10 @@ def test_a_test_fraction_instead_of_test_participants_is_taken():
             r"^config train: Additional properties are not allowed \('epochs' was unexpected\)$",
         ),
         (
+            with_("split", test=["P001-P003", "P999"]),
+            r"^split.test names participant 'P999', which is not in the source \(30 participants",
+        ),
+        (
             with_("source", kind="capture24", path="/nonexistent"),
             r"^source.path '/nonexistent' is not a folder$",
         ),

@@ -1,7 +1,15 @@
+import pandas as pd
 import pytest
 
 from spectrohar.errors import DataError
-from spectrohar.evaluation.split import check_sets, make_split, refuse_copies, select_participants
+from spectrohar.evaluation.split import (
+    check_sets,
+    check_table,
+    make_split,
+    refuse_copies,
+    select_participants,
+    split_participants,
+)
 from spectrohar.settings import Split
 from spectrohar.sources.synthetic import participant_ids
 
@@ -111,3 +119,90 @@ def test_a_test_fraction_draws_test_participants_by_the_seed():
     assert first.equals(again) and not first.equals(other)
     counts = first.set.value_counts().to_dict()
     assert counts == {"test": 6, "validation": 6, "train": 18}  # 0.2 of 30, 0.25 of the 24 left
+
+
+SMALL = [f"P{i:03d}" for i in (1, 2, 3, 4, 5, 6, 101, 102)]
+SPLIT = Split(["P101-P151"], None, 0.25, 1)
+REMAKE = "delete it and rerun Snakemake to make it again"
+
+
+def split_table(path, rows=None):
+    """SPLIT made of SMALL as a split table at `path` (with a metadata column, as the split rule
+    writes it), or `rows` (participant, set) as one."""
+    table = make_split(SMALL, SPLIT).assign(sex="F") if rows is None else pd.DataFrame(rows)
+    table.to_csv(path, index=False)
+    return path
+
+
+def test_the_split_the_config_makes_is_read_as_it_is(tmp_path):
+    table = split_table(tmp_path / "split.csv")
+    check_table(table, SPLIT)
+    assert split_participants(table, "test") == ["P101", "P102"]
+    assert len(split_participants(table, "validation")) == 2  # 0.25 of the 6 others, rounded
+    assert len(split_participants(table, "train")) == 4
+
+
+@pytest.mark.parametrize("moved_to", ["train", "validation"])
+def test_a_test_participant_moved_by_hand_is_refused_naming_the_table(tmp_path, moved_to):
+    table = pd.read_csv(split_table(tmp_path / "split.csv"))
+    table.loc[table.participant == "P101", "set"] = moved_to
+    table.to_csv(tmp_path / "split.csv", index=False)
+    split_participants(tmp_path / "split.csv", "train")  # each participant once: readable
+    with pytest.raises(
+        DataError,
+        match=rf"^{tmp_path}/split.csv: participant 'P101' is in {moved_to}, but the config's "
+        rf"split settings put it in test .*; {REMAKE}$",
+    ):
+        check_table(tmp_path / "split.csv", SPLIT)
+
+
+def test_a_table_made_under_other_settings_is_refused(tmp_path):
+    table = split_table(tmp_path / "split.csv")
+    for other in (
+        Split(["P101-P151"], None, 0.25, 2),  # another validation draw
+        Split(["P102"], None, 0.25, 1),  # other test ids
+        Split([], 0.25, 0.25, 1),  # a seeded test fraction
+    ):
+        with pytest.raises(DataError, match=rf"^{table}: participant '\w+' is in \w+, but the"):
+            check_table(table, other)
+    # A config whose split its participants cannot make: the table, and why.
+    with pytest.raises(DataError, match=rf"^{table}: is not the split the config makes \(split"):
+        check_table(table, Split(["P009"], None, 0.25, 1))
+
+
+@pytest.mark.parametrize("also", ["train", "test"])
+def test_a_participant_in_two_sets_is_refused_by_every_reader(tmp_path, also):
+    rows = {"participant": ["P001", "P002", "P101", "P101"], "set": ["train", "validation"]}
+    rows["set"] += ["test", "train"] if also == "train" else ["train", "test"]
+    table = split_table(tmp_path / "split.csv", rows)
+    sets = "test, train" if also == "train" else "train, test"
+    message = rf"^{table}: participant 'P101' is listed more than once \({sets}\); {REMAKE}$"
+    for name in ("train", "test"):
+        with pytest.raises(DataError, match=message):
+            split_participants(table, name)
+    with pytest.raises(DataError, match=message):
+        check_table(table, SPLIT)
+
+
+def test_a_set_that_is_none_of_the_three_is_refused(tmp_path):
+    rows = {"participant": ["P001", "P002", "P101"], "set": ["training", "validation", "test"]}
+    table = split_table(tmp_path / "split.csv", rows)
+    with pytest.raises(
+        DataError,
+        match=rf"^{table}: participant 'P001' is in set 'training', which is none of train, "
+        rf"validation, test; {REMAKE}$",
+    ):
+        split_participants(table, "train")
+
+
+def test_a_table_that_is_no_split_table_is_refused(tmp_path):
+    table = tmp_path / "split.csv"
+    table.write_text("")  # emptied
+    with pytest.raises(DataError, match=rf"^{table}: cannot be read as a split table \(No col"):
+        split_participants(table, "train")
+    table.write_text("participant,group\nP001,train\n")
+    with pytest.raises(
+        DataError,
+        match=rf"^{table}: no participant and set columns in the header \['participant', 'group'\]",
+    ):
+        split_participants(table, "train")

@@ -275,6 +275,36 @@ def test_a_bad_setting_stops_before_anything_runs(run):
     assert "labels.scheme: 'Willets2018' is not a scheme of" in result.stderr
 
 
+def test_a_split_naming_an_absent_participant_stops_before_any_job(tmp_path):
+    folder = workflow_folder(tmp_path, split={"test": ["P101-P151", "P999"]})
+    (folder / "results").mkdir()
+    (folder / "results" / "split.csv").write_text("the last run's split\n")
+    result = snakemake(folder, "--cores", "1")
+    assert result.returncode != 0
+    assert "split.test names participant 'P999', which is not in the source" in result.stderr
+    assert (folder / "results" / "split.csv").read_text() == "the last run's split\n"
+    assert sorted(path.name for path in (folder / "results").iterdir()) == ["split.csv"]
+
+
+def test_a_hand_edited_split_trains_nothing(run, tmp_path):
+    folder = tmp_path / "copy"
+    shutil.copytree(run, folder, ignore=shutil.ignore_patterns(".snakemake"))
+    table = folder / "results" / "split.csv"
+    split = pd.read_csv(table)
+    split.loc[split.participant == TEST[0], "set"] = "train"  # a test participant trained on
+    split.to_csv(table, index=False)
+    metrics = {path: path.read_bytes() for path in (folder / "results").rglob("metrics.json")}
+    result = snakemake(folder, "--cores", "2", "--keep-going")  # every job that can run
+    assert result.returncode != 0
+    refused = (
+        f"spectrohar: results/split.csv: participant '{TEST[0]}' is in train, but the config's "
+        "split settings put it in test"
+    )
+    assert result.stderr.count(refused) == 2  # by train_cnn and train_forest
+    assert not list((folder / "results").rglob("model.*"))  # none trained with it
+    assert metrics and all(path.read_bytes() == before for path, before in metrics.items())
+
+
 def test_processed_data_gives_the_same_spectrograms_as_the_raw_files(run, tmp_path):
     synthetic = run / "resources" / "synthetic"
     three = PARTICIPANTS[:3]  # more would test nothing more

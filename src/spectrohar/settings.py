@@ -188,8 +188,9 @@ def _typed(value, schema):
 
 def check(config, schema_path=SCHEMA) -> tuple[Settings, list[str]]:
     """Type `config` in place by the schema; raise DataError with one sentence on the first bad
-    setting; return the typed settings and the participants. The split is the split rule's to
-    check against the participants' windows: windows and spectrograms need none."""
+    setting; return the typed settings and the participants. Of the split, only the test ids
+    named are checked here (each must be a participant): that it makes three sets with
+    annotated windows is the split rule's to check, so that windows and spectrograms need none."""
     with open(schema_path) as f:
         schema = yaml.safe_load(f)
     config.update(_typed(config, schema))
@@ -227,5 +228,7 @@ def check(config, schema_path=SCHEMA) -> tuple[Settings, list[str]]:
             f"neither (test: {settings.split.test}, test_fraction: {settings.split.test_fraction})"
         )
     found = participants(settings)
+    # Here, not in the split rule, which would first delete the last run's split table.
+    select_participants(settings.split.test, found)
     _check_dictionary(settings)
     return settings, found

@@ -22,5 +22,6 @@ rule evaluate:
             config["train"]["device"] if FAMILIES[wildcards.model].device else "cpu"
         ),
         labels=config["labels"],
+        split=config["split"],  # to check the split table against
     script:
         "../scripts/evaluate.py"

@@ -18,5 +18,6 @@ rule score:
     params:
         # Of the compare section, only what the intervals depend on.
         bootstrap={key: config["compare"][key] for key in ("resamples", "confidence", "seed")},
+        split=config["split"],  # to check the split table against
     script:
         "../scripts/score.py"

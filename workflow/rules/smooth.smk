@@ -20,5 +20,6 @@ rule smooth:
         mem_mb=2000,
     params:
         labels=config["labels"],
+        split=config["split"],  # to check the split table against
     script:
         "../scripts/smooth.py"

@@ -27,9 +27,11 @@ for family in FAMILIES.values():
         params:
             family=family.name,
             # The family's own section and those its training depends on, and nothing else: a
-            # new train.learning_rate retrains the CNN, not the forest.
+            # new train.learning_rate retrains the CNN, not the forest. The split settings, to
+            # check the split table against.
             sections={
-                section: config[section] for section in (family.name, *family.sections, "labels")
+                section: config[section]
+                for section in (family.name, *family.sections, "labels", "split")
             },
         script:
             "../scripts/train.py"

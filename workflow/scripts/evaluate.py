@@ -1,10 +1,11 @@
 from spectrohar import settings
 from spectrohar.evaluation import evaluate
+from spectrohar.evaluation.split import checking_split
 from spectrohar.log import run_logged
 
 run_logged(
     snakemake.log[0],
-    evaluate.build,
+    checking_split(evaluate.build),
     family=snakemake.wildcards.model,
     stores=list(snakemake.input.stores),
     split_table=snakemake.input.split,

@@ -1,10 +1,11 @@
 from spectrohar import settings
+from spectrohar.evaluation.split import checking_split
 from spectrohar.log import run_logged
 from spectrohar.models import hmm
 
 run_logged(
     snakemake.log[0],
-    hmm.build,
+    checking_split(hmm.build),
     predictions=snakemake.input.predictions,
     window_stores=list(snakemake.input.windows),
     split_table=snakemake.input.split,

@@ -1,10 +1,11 @@
 from spectrohar import settings
+from spectrohar.evaluation.split import checking_split
 from spectrohar.log import run_logged
 from spectrohar.models import FAMILIES
 
 run_logged(
     snakemake.log[0],
-    FAMILIES[snakemake.params.family].module.fit,
+    checking_split(FAMILIES[snakemake.params.family].module.fit),
     stores=list(snakemake.input.stores),
     split_table=snakemake.input.split,
     dictionary=snakemake.input.dictionary,

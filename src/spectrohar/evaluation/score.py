@@ -7,6 +7,7 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from spectrohar.evaluation.compare import bootstrap_intervals
+from spectrohar.evaluation.split import read_table
 
 
 def kappa(true, predicted) -> float | None:
@@ -72,7 +73,7 @@ def build(
     columns, with the device that predicted them, and sklearn's classification report."""
     table = pd.read_parquet(predictions)
     test = table[table.set == "test"]
-    participants = pd.read_csv(split_table, dtype=str, keep_default_na=False)
+    participants = read_table(split_table)
     scores = {
         **score(test),
         "intervals": bootstrap_intervals(

@@ -1,5 +1,6 @@
 """Participant-level train / validation / test split, with the participants' metadata."""
 
+import functools
 import re
 
 import numpy as np
@@ -44,10 +45,80 @@ def select_participants(spec, participants, setting="split.test") -> list[str]:
     return sorted(selected)
 
 
+# What a split table that is refused asks for: the split rule makes it again from the config.
+_REMAKE = "delete it and rerun Snakemake to make it again"
+
+
+def read_table(split_table) -> pd.DataFrame:
+    """The split table (participant, set and metadata columns, as strings), each participant in
+    one of SETS once: a participant listed twice could be trained on and tested on, and is
+    refused, naming the table."""
+    try:
+        table = pd.read_csv(split_table, dtype=str, keep_default_na=False)
+    except ValueError as error:  # pandas' EmptyDataError and ParserError among them
+        raise DataError(
+            f"{split_table}: cannot be read as a split table ({error}); {_REMAKE}"
+        ) from None
+    if not {"participant", "set"} <= set(table.columns):
+        raise DataError(
+            f"{split_table}: no participant and set columns in the header {list(table.columns)}"
+            f"; {_REMAKE}"
+        )
+    again = table.participant[table.participant.duplicated()]
+    if len(again):
+        sets = table.set[table.participant == again.iloc[0]]
+        raise DataError(
+            f"{split_table}: participant {again.iloc[0]!r} is listed more than once "
+            f"({', '.join(sets)}); {_REMAKE}"
+        )
+    unknown = table[~table.set.isin(SETS)]
+    if len(unknown):
+        raise DataError(
+            f"{split_table}: participant {unknown.participant.iloc[0]!r} is in set "
+            f"{unknown.set.iloc[0]!r}, which is none of {', '.join(SETS)}; {_REMAKE}"
+        )
+    return table
+
+
 def split_participants(split_table, name) -> list[str]:
     """The participants in set `name` (train, validation or test) of the split table."""
-    split = pd.read_csv(split_table)
+    split = read_table(split_table)
     return sorted(split.participant[split.set == name])
+
+
+def check_table(split_table, split) -> None:
+    """Refuse a split table that is not the split the `split` settings make of its participants
+    (make_split), naming it and the first participant out of place: a table edited by hand, or
+    left from other settings, would put a test participant in training."""
+    table = read_table(split_table)
+    try:
+        made = make_split(table.participant, split).set_index("participant").set
+    except DataError as error:
+        raise DataError(
+            f"{split_table}: is not the split the config makes ({error}); {_REMAKE}"
+        ) from None
+    made = made[table.participant].to_numpy()
+    moved = np.flatnonzero(table.set.to_numpy() != made)
+    if len(moved):
+        row = moved[0]
+        raise DataError(
+            f"{split_table}: participant {table.participant.iloc[row]!r} is in "
+            f"{table.set.iloc[row]}, but the config's split settings put it in {made[row]} (the "
+            f"table was edited, or made under other settings); {_REMAKE}"
+        )
+
+
+def checking_split(stage):
+    """`stage`, a rule's function of a `split_table`, taking the `split` settings as well and
+    checking the table against them (check_table) before it runs: every rule that reads the
+    split runs its function so."""
+
+    @functools.wraps(stage)
+    def checked(*, split_table, split, **kwargs):
+        check_table(split_table, split)
+        return stage(split_table=split_table, **kwargs)
+
+    return checked
 
 
 def make_split(participants, split) -> pd.DataFrame:
