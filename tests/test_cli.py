@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -5,8 +6,12 @@ import matplotlib.image
 import numpy as np
 import pandas as pd
 import pytest
+import skops.io
+import torch
 import xarray as xr
+from sklearn.linear_model import LogisticRegression
 from test_cache import participant_stores
+from test_train import banded_noise, train_here, write_inputs
 
 from spectrohar.cache.stores import STRING, write_dataset
 from spectrohar.cli import main
@@ -96,3 +101,93 @@ def test_show_names_a_time_it_cannot_read(tmp_path, capsys, time):
     with pytest.raises(SystemExit):
         main(["show", str(folder), "--participant", "P002", "--time", time])
     assert f"--time {time!r}: not a time like 2016-11-13 10:30" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """A model file the train_cnn rule's code saved, of a small network trained for an epoch."""
+    folder = tmp_path_factory.mktemp("model")
+    train_here(write_inputs(folder, *banded_noise(np.random.default_rng(0))), folder, max_epochs=1)
+    return folder / "model.pt"
+
+
+def predict_stops(capsys, model_file, *extra) -> str:
+    """What `spectrohar predict --model model_file` prints on stderr as it stops (exit code 1);
+    the model stops it before any recording is read."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["predict", "r.csv", "--model", str(model_file), "--output", "out", *extra])
+    assert stopped.value.code == 1
+    return capsys.readouterr().err
+
+
+def test_predict_with_a_damaged_model_file_is_one_sentence_naming_it(tmp_path, model, capsys):
+    data = model.read_bytes()
+    whole = "not read, as it is no whole torch file (empty, cut short or damaged)"
+    forest = "not read, as it is no model that the train_forest rule saved"
+    saved = torch.load(model, weights_only=True)
+    files = {
+        "cut.pt": (data[:20_000], whole),
+        "short.pt": (data[:100], whole),
+        "random.pt": (
+            np.random.default_rng(1).bytes(5000),
+            "not read, as it is not a file of tensors and plain Python values that this pipeline "
+            "writes (nothing else is ever unpickled)",
+        ),
+        # Its settings: spectrograms of 2 channels, for a network of 3.
+        "channels.pt": (
+            {**saved, "spectrogram": {**saved["spectrogram"], "channels": ["x", "y"]}},
+            "not read, as it is no model that the train_cnn rule saved (RuntimeError: Given "
+            "groups=1, weight of size [4, 3, 3, 3], expected input[1, 2, 61, 61] to have 3 "
+            "channels, but got 2 channels instead)",
+        ),
+        "estimator.skops": (
+            LogisticRegression().fit(np.eye(2), ["a", "b"]),
+            f"{forest} (TypeError: it holds an object of type LogisticRegression, not a dict)",
+        ),
+        "dict.skops": ({"classes": ["a", "b"]}, f"{forest} (KeyError: 'model')"),
+    }
+    for name, (contents, reason) in files.items():
+        path = tmp_path / name
+        if isinstance(contents, bytes):
+            path.write_bytes(contents)
+        elif path.suffix == ".pt":
+            torch.save(contents, path)
+        else:
+            skops.io.dump(contents, path)
+        assert predict_stops(capsys, path) == f"spectrohar: {path}: {reason}\n"
+    missing = tmp_path / "missing.pt"
+    assert predict_stops(capsys, missing) == f"spectrohar: {missing}: no such model file\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (
+            '{"classes": ["a", "b"',
+            "JSONDecodeError: Expecting ',' delimiter: line 1 column 22 (char 21)",
+        ),
+        (
+            "\x8b\x08 binary",
+            "UnicodeDecodeError: 'utf-8' codec can't decode byte 0x8b in position 0: invalid "
+            "start byte",
+        ),
+        ('{"classes": ["a", "b", "c"], "window_length_s": 30}', "KeyError: 'start'"),
+        # Probabilities of two classes for three.
+        (
+            json.dumps(
+                {"classes": ["a", "b", "c"], "window_length_s": 30}
+                | {name: np.full((2, 2), 0.5).tolist() for name in ("transition", "emission")}
+                | {"start": [0.5, 0.5]}
+            ),
+            "ValueError: its classes, window length and probabilities do not fit together",
+        ),
+    ],
+)
+def test_predict_with_a_damaged_hmm_file_is_one_sentence_naming_it(
+    tmp_path, model, capsys, text, reason
+):
+    hmm = tmp_path / "hmm.json"
+    hmm.write_bytes(text.encode("latin-1"))
+    assert predict_stops(capsys, model, "--hmm", str(hmm)) == (
+        f"spectrohar: {hmm}: not read, as it is no HMM the smooth rule saved ({reason})\n"
+    )

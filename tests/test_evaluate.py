@@ -5,6 +5,8 @@ import dataclasses
 import functools
 import os
 import re
+import subprocess
+import sys
 import types
 
 import numpy as np
@@ -12,6 +14,7 @@ import pandas as pd
 import pytest
 import torch
 import xarray as xr
+from conftest import write_dictionary
 from test_train import (
     CLASSES,
     LABELS,
@@ -25,6 +28,8 @@ from test_train import (
 )
 
 from spectrohar import settings
+from spectrohar.cache.layout import spectrogram_dataset
+from spectrohar.cache.stores import write_dataset
 from spectrohar.errors import DataError
 from spectrohar.evaluation import evaluate
 from spectrohar.models import FAMILIES, Loaded, cnn
@@ -141,8 +146,7 @@ def test_the_familys_loader_gives_the_table(tmp_path, rng, monkeypatch):
 
         return Loaded(
             classes=classes,
-            window_length_s=30,
-            sample_rate=100,
+            inputs={},  # settings of no store
             labels=params()["labels"],
             device="cpu",
             predict_set=predict_set,
@@ -247,3 +251,157 @@ def test_windows_of_unknown_annotations_are_left_out_or_stop(trained, tmp_path, 
     predictions = pd.read_parquet(table)
     assert predictions.label.tolist() == labels[kept].tolist()
     assert len(predictions) == len(rows) - 3
+
+
+def written(path, data):
+    """`data`, bytes or what torch.save writes, saved at `path`."""
+    if isinstance(data, bytes):
+        path.write_bytes(data)
+    else:
+        torch.save(data, path)
+    return path
+
+
+def damaged_model_files(model, folder, rng) -> dict:
+    """Files in place of the model file `model`, each damaged its way, by their reasons."""
+    data, saved = model.read_bytes(), torch.load(model, weights_only=True)
+    whole = "not read, as it is no whole torch file (empty, cut short or damaged)"
+    ours = "not read, as it is no model that the train_cnn rule saved"
+    two_classes = {**saved, "classes": ["a", "b"]}  # the weights are of a network of three
+    files = {
+        whole: [data[:20_000], data[:100], b""],
+        "not read, as it is not a file of tensors and plain Python values that this pipeline "
+        "writes (nothing else is ever unpickled)": [rng.bytes(5000)],
+        f"{ours} (KeyError: 'classes')": [{"weights": saved["weights"]}],
+        f"{ours} (TypeError: it holds an object of type list, not a dict)": [[1, 2]],
+        f"{ours} (RuntimeError: Error(s) in loading state_dict for CNN: size mismatch": [
+            two_classes
+        ],
+    }
+    return {
+        written(folder / f"{i}-{j}.pt", damaged): reason
+        for i, (reason, damages) in enumerate(files.items())
+        for j, damaged in enumerate(damages)
+    }
+
+
+def test_a_damaged_model_file_is_one_sentence_naming_it(trained, tmp_path, rng):
+    inputs, model = trained[2], trained[3]
+    for path, reason in damaged_model_files(model, tmp_path, rng).items():
+        with pytest.raises(DataError) as error:
+            predict_here(inputs, path, tmp_path)
+        assert str(error.value).startswith(f"{path}: {reason}")
+        assert "\n" not in str(error.value)
+        assert not (tmp_path / "predictions.parquet").exists()
+
+
+def test_the_workflow_logs_a_damaged_model_files_sentence(trained, tmp_path):
+    """As the evaluate rule's script runs it: the sentence on the console and in the log."""
+    (stores, split, dictionary), model = trained[2:]
+    cut = written(tmp_path / "model.pt", model.read_bytes()[:20_000])
+    log = tmp_path / "evaluate.log"
+    script = (
+        "import sys; from spectrohar import settings; from spectrohar.evaluation import evaluate;"
+        "from spectrohar.log import run_logged; "
+        "run_logged(sys.argv[1], evaluate.build, family='cnn', stores=sys.argv[2:-3], "
+        "split_table=sys.argv[-3], dictionary=sys.argv[-2], model_file=sys.argv[-1], "
+        "predictions='p.parquet', device='cpu', memory_mb=0, threads=1, "
+        f"labels=settings.section('labels', {LABELS!r}))"
+    )
+    arguments = [log, *stores, split, dictionary, cut]
+    result = subprocess.run(
+        [sys.executable, "-c", script, *map(str, arguments)], capture_output=True, text=True
+    )
+    sentence = f"{cut}: not read, as it is no whole torch file (empty, cut short or damaged)"
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [f"spectrohar: {sentence}"]
+    last = log.read_text().splitlines()[-1]
+    assert last.endswith(f" ERROR spectrohar.evaluation.evaluate: {sentence}")
+
+
+def edited(model, path, **parts):
+    """The model file `model` saved at `path` with its parts `parts` (spectrogram: its settings
+    changed) in place of its own."""
+    saved = torch.load(model, weights_only=True)
+    saved["spectrogram"] |= parts.pop("spectrogram", {})
+    torch.save({**saved, **parts}, path)
+    return path
+
+
+RETRAIN = "(retrain it: snakemake --cores 8 --forcerun train_cnn)"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "theirs"),
+    [
+        ("window_length_s", 10, "30"),
+        ("sample_rate", 50, "100"),
+        ("n_fft", 60, "120"),
+        ("hop_length", 24, "48"),
+        ("window", "hamming", "hann"),
+        ("channels", ["x", "y", "norm"], "x, y, z"),
+        ("dtype", "float16", "float32"),
+    ],
+)
+def test_a_model_of_other_stores_is_one_sentence_naming_both_values(
+    trained, tmp_path, name, value, theirs
+):
+    inputs, model = trained[2], trained[3]
+    other = edited(model, tmp_path / "model.pt", spectrogram={name: value})
+    shown = ", ".join(value) if isinstance(value, list) else value
+    message = (
+        f"{other}: a model trained on stores of {name} {shown}, but {inputs[0][0]} has {name} "
+        f"{theirs} {RETRAIN}"
+    )
+    with pytest.raises(DataError, match=f"^{re.escape(message)}$"):
+        predict_here(inputs, other, tmp_path)
+    assert not (tmp_path / "predictions.parquet").exists()
+
+
+def test_a_model_of_other_classes_is_one_sentence_naming_both(trained, tmp_path):
+    inputs, model = trained[2], trained[3]
+    other = edited(model, tmp_path / "model.pt", classes=["a", "b", "walking"])
+    message = (
+        f"{other}: a model trained on the classes a, b, walking, but the training participants "
+        f"of {inputs[1]} have the classes a, b, c under labels.scheme Test in the stores in "
+        f"{inputs[0][0].parent} {RETRAIN}"
+    )
+    with pytest.raises(DataError, match=f"^{re.escape(message)}$"):
+        predict_here(inputs, other, tmp_path)
+
+
+def test_a_model_trained_on_10_s_windows_of_other_classes_is_refused(trained, tmp_path, rng):
+    """The issue's case: such a model in place of the 30 s stores' model scored kappa 0."""
+    frames = (10 * 100 - 120) // 48 + 1
+    stores = []
+    for participant, start in (("P001", "2016-01-01"), ("P002", "2016-01-02")):
+        annotations = ["sitting", "lying"] * 8
+        write_dataset(
+            spectrogram_dataset(
+                rng.normal(-6, 1, (16, 3, 61, frames)).astype(np.float32),
+                channels=["x", "y", "z"],
+                participant=[participant] * 16,
+                window_start=pd.date_range(start, periods=16, freq="10s"),
+                annotation=annotations,
+                n_fft=120,
+                hop_length=48,
+                window="hann",
+                sample_rate=100,
+                window_length_s=10,
+                dtype="float32",
+            ),
+            tmp_path / f"{participant}.zarr",
+        )
+        stores.append(tmp_path / f"{participant}.zarr")
+    table = tmp_path / "split.csv"
+    table.write_text("participant,set\nP001,train\nP002,validation\n")
+    dictionary = write_dictionary(tmp_path / "dictionary.csv", {"sitting": "sit", "lying": "lie"})
+    train_here((stores, table, dictionary), tmp_path, max_epochs=1)
+    assert torch.load(tmp_path / "model.pt", weights_only=True)["classes"] == ["lie", "sit"]
+
+    message = (
+        f"{tmp_path / 'model.pt'}: a model trained on stores of window_length_s 10, but "
+        f"{trained[2][0][0]} has window_length_s 30 {RETRAIN}"
+    )
+    with pytest.raises(DataError, match=f"^{re.escape(message)}$"):
+        predict_here(trained[2], tmp_path / "model.pt", tmp_path)

@@ -303,6 +303,21 @@ def test_a_planted_state_runs_nothing_and_training_starts_fresh(inputs, tmp_path
     assert_ran_nothing(planted, marker)
 
 
+def test_a_damaged_state_is_a_warning_and_training_starts_fresh(inputs, tmp_path, caplog):
+    train_here(inputs, tmp_path, max_epochs=1)
+    state = tmp_path / "train-state.pt"
+    state.write_bytes((tmp_path / "model.pt").read_bytes()[:20_000])  # a torch file cut short
+    with caplog.at_level(logging.WARNING, logger="spectrohar.models.training"):
+        train_here(inputs, tmp_path, max_epochs=1)
+    assert caplog.messages == [
+        f"{state}: not read, as it is no whole torch file (empty, cut short or damaged); "
+        "training starts fresh"
+    ]
+    torch.save([1, 2], state)  # tensors and plain values, but no state: not resumed
+    train_here(inputs, tmp_path, max_epochs=1)
+    assert pd.read_csv(tmp_path / "history.csv").epoch.tolist() == [1]
+
+
 def first_batch_with_nan_or_inf(stores):
     """(position from 1, number of batches) of the first batch of the first epoch that holds a
     non-finite value, in the order that training draws them."""

@@ -1,12 +1,16 @@
 """The evaluate rule: a saved model's predictions for the validation and the test participants,
 one table, a row per window with its set, label, predicted class and each class's probability."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
+from spectrohar.cache.stores import open_store
 from spectrohar.errors import DataError
-from spectrohar.models import FAMILIES
-from spectrohar.sources.labels import labelling
+from spectrohar.evaluation.split import split_participants
+from spectrohar.models import FAMILIES, Loaded
+from spectrohar.sources.labels import labelled_windows, labelling
 
 SETS = ("validation", "test")
 # A predictions table's column of each class's probability: probability_<class>. The evaluate
@@ -41,6 +45,42 @@ def prediction_table(name, coords, classes, probabilities) -> pd.DataFrame:
     )
 
 
+def _shown(value) -> str:
+    """A setting's value as a sentence shows it: a list's items joined, no brackets."""
+    return ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+
+
+def check_model(model: Loaded, family, model_file, stores, split_table, label, labels) -> None:
+    """A DataError naming `model_file` where the model in it was trained on stores of other
+    settings than `stores`, or on other classes than the training participants of the split
+    table have in them under the `labels` settings (labelled by `label`): either way, its
+    predictions for them would mean nothing."""
+    retrain = f"retrain it: snakemake --cores 8 --forcerun train_{family}"
+    classes = set()
+    training = split_participants(split_table, "train")
+    for path in stores:
+        ds = open_store(path)
+        for name, saved in model.inputs.items():
+            found = ds.attrs.get(name)
+            if found is None and name in ds.coords:  # the features' names are a coordinate
+                found = ds[name].values.tolist()
+            if found != saved:
+                raise DataError(
+                    f"{model_file}: a model trained on stores of {name} {_shown(saved)}, but "
+                    f"{path} has {name} {_shown(found)} ({retrain})"
+                )
+        if set(training) & set(ds.participant.values):  # no other store's labels warn twice
+            mine, label_of = labelled_windows(ds, training, label)
+            classes.update(label_of[mine])
+    if classes != set(model.classes):
+        raise DataError(
+            f"{model_file}: a model trained on the classes {_shown(sorted(model.classes))}, but "
+            f"the training participants of {split_table} have the classes "
+            f"{_shown(sorted(classes))} under labels.scheme {labels.scheme} in the stores in "
+            f"{Path(stores[0]).parent} ({retrain})"
+        )
+
+
 def build(
     family,
     stores,
@@ -60,6 +100,7 @@ def build(
     `memory_mb`; one table."""
     model = FAMILIES[family].load(model_file, device, threads)
     label = labelling(dictionary, labels)
+    check_model(model, family, model_file, stores, split_table, label, labels)
     tables = []
     for name in SETS:
         coords, probabilities = model.predict_set(stores, split_table, name, label, memory_mb)

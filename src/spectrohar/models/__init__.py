@@ -9,12 +9,14 @@ Adding a family is adding its module, with these two functions, and a line to FA
   threads, **sections)`: its train_<name> rule; `sections` are the family's own config
   section and the others it names in `sections`, typed, by name.
 - `load(model_file, device, threads) -> Loaded`: a saved model, ready to predict on `device`
-  (train.device's choices) with `threads` threads.
+  (train.device's choices) with `threads` threads; a file it cannot read, or whose parts do not
+  agree, is a DataError naming it (`saved_contents` turns what reading its parts raises into one).
 
 The schema's `compare.models` enum and the family's closed config section follow this registry
 (a test holds them to it); the rules take everything else from here.
 """
 
+import contextlib
 import dataclasses
 import importlib
 from collections.abc import Callable
@@ -57,21 +59,53 @@ FAMILIES = {
 
 @dataclasses.dataclass(frozen=True)
 class Loaded:
-    """A saved model: its `classes`, the windows it takes (`window_length_s` long, sampled at
-    `sample_rate` Hz), the `labels` settings it was trained under, the device it runs on, and
-    two ways to predict. `predict_set(stores, split_table, name, labelling, memory_mb)` reads set
-    `name` of the split table from the family's stores and gives the windows' coordinates and
+    """A saved model: its `classes`, the `inputs` settings of the stores it was trained on (by
+    the name of the store attribute, or else coordinate, that holds each: window_length_s and
+    sample_rate among them), the `labels` settings it was trained under, the device it runs on,
+    and two ways to predict. `predict_set(stores, split_table, name, labelling, memory_mb)` reads
+    set `name` of the split table from the family's stores and gives the windows' coordinates and
     class probabilities; `predict_windows(acceleration)` gives the class probabilities of
     (window, sample, axis) acceleration in g, axes in layout.AXES order, computing the model's
     inputs the way its stores were made."""
 
     classes: list
-    window_length_s: float
-    sample_rate: float
+    inputs: dict
     labels: Labels
     device: str
     predict_set: Callable
     predict_windows: Callable
+
+    @property
+    def window_length_s(self) -> float:
+        """The length of the windows it takes, in seconds."""
+        return self.inputs["window_length_s"]
+
+    @property
+    def sample_rate(self) -> float:
+        """The sample rate of the windows it takes, in Hz."""
+        return self.inputs["sample_rate"]
+
+
+# What reading a model file's parts raises where they are not what a train rule saved: a key it
+# lacks, a value of another type or shape, weights of another network.
+CONTENT_ERRORS = (KeyError, TypeError, ValueError, AttributeError, RuntimeError)
+
+
+@contextlib.contextmanager
+def saved_contents(path, family, saved):
+    """Reading `saved`, what `family`'s model file at `path` holds: what CONTENT_ERRORS that
+    raises, and a file that holds no dict of parts, is one sentence naming the file."""
+    try:
+        if not isinstance(saved, dict):
+            raise TypeError(f"it holds an object of type {type(saved).__name__}, not a dict")
+        yield saved
+    except DataError:
+        raise
+    except CONTENT_ERRORS as error:
+        reason = " ".join(f"{type(error).__name__}: {error}".split())  # on one line
+        raise DataError(
+            f"{path}: not read, as it is no model that the train_{family} rule saved ({reason})"
+        ) from None
 
 
 def model_file(name) -> str:
@@ -81,6 +115,8 @@ def model_file(name) -> str:
 
 def load_model(path, device, threads) -> Loaded:
     """The model saved at `path`, of the family whose model file has its suffix."""
+    if not Path(path).is_file():
+        raise DataError(f"{path}: no such model file")
     for family in FAMILIES.values():
         if Path(path).suffix == Path(family.model_file).suffix:
             return family.load(path, device, threads)

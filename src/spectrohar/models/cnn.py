@@ -10,10 +10,10 @@ import numpy as np
 import torch
 
 from spectrohar.cache.layout import AXES
-from spectrohar.cache.spectrogram import window_spectrograms
+from spectrohar.cache.spectrogram import stft_shape, window_spectrograms
 from spectrohar.errors import DataError
 from spectrohar.evaluation.split import split_participants
-from spectrohar.models import Loaded
+from spectrohar.models import Loaded, saved_contents
 from spectrohar.models.network import CNN
 from spectrohar.models.training import (
     fit_network,
@@ -155,20 +155,35 @@ def fit(
     state_path.unlink()
 
 
+# The settings of the spectrogram stores a network was trained on that its inputs depend on: a
+# store it predicts on must have the same, a recording's windows are made with them.
+INPUTS = ("window_length_s", "sample_rate", "channels", "n_fft", "hop_length", "window", "dtype")
+
+
 def load(checkpoint, device, threads) -> Loaded:
     """The network as the train_cnn rule saved it, on `device` (train.device's choices), with the
     STFT of the spectrogram stores it was trained on (the checkpoint's `spectrogram`)."""
     device = resolve_device(device)
     saved = load_saved(checkpoint, map_location="cpu")
-    model = CNN(len(saved["classes"]), saved["in_channels"], **saved["model_settings"]["options"])
-    model.load_state_dict(saved["weights"])
-    model.to(device).eval()
-    stft = saved["spectrogram"]
-    inputs = {name: stft[name] for name in ("channels", "n_fft", "hop_length", "window")}
+    with saved_contents(checkpoint, "cnn", saved), torch.no_grad():
+        classes = list(saved["classes"])
+        inputs = {name: saved["spectrogram"][name] for name in INPUTS}
+        model = CNN(len(classes), saved["in_channels"], **saved["model_settings"]["options"])
+        model.load_state_dict(saved["weights"])
+        labels = Labels(**saved["labels"])
+        # The network takes a window of the spectrograms its settings make.
+        shape = stft_shape(
+            round(inputs["window_length_s"] * inputs["sample_rate"]),
+            n_fft=inputs["n_fft"],
+            hop_length=inputs["hop_length"],
+        )
+        model.eval()(torch.zeros(1, len(inputs["channels"]), *shape))
+    model.to(device)
+    stft = {name: inputs[name] for name in ("channels", "n_fft", "hop_length", "window")}
 
     def predict_set(stores, split_table, name, label, memory_mb):
         windows = split_windows(
-            stores, split_table, name, saved["classes"], label, memory_mb=memory_mb, threads=threads
+            stores, split_table, name, classes, label, memory_mb=memory_mb, threads=threads
         )
         output = logits(model, windows, batch_size=BATCH_SIZE, device=device)
         return windows.coords, output.softmax(dim=1).numpy()
@@ -179,17 +194,19 @@ def load(checkpoint, device, threads) -> Loaded:
         for start in range(0, len(acceleration), BATCH_SIZE):
             # In the store's dtype, as training read them, then float32 as the model takes them.
             spectrograms = window_spectrograms(
-                acceleration[start : start + BATCH_SIZE], axes=AXES, dtype=stft["dtype"], **inputs
+                acceleration[start : start + BATCH_SIZE],
+                axes=AXES,
+                dtype=inputs["dtype"],
+                **stft,
             )
             x = torch.from_numpy(spectrograms).to(device, torch.float32)
             batches.append(model(x).cpu())
         return torch.cat(batches).softmax(dim=1).numpy()
 
     return Loaded(
-        classes=list(saved["classes"]),
-        window_length_s=stft["window_length_s"],
-        sample_rate=stft["sample_rate"],
-        labels=Labels(**saved["labels"]),
+        classes=classes,
+        inputs=inputs,
+        labels=labels,
         device=str(device),
         predict_set=predict_set,
         predict_windows=predict_windows,

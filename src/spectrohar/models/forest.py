@@ -24,7 +24,7 @@ from spectrohar.cache.features import BLOCK_WINDOWS, FEATURES, window_features
 from spectrohar.cache.stores import open_store, reading
 from spectrohar.errors import DataError
 from spectrohar.evaluation.split import split_participants
-from spectrohar.models import Loaded
+from spectrohar.models import Loaded, saved_contents
 from spectrohar.settings import Labels
 from spectrohar.sources.labels import labelled_windows, labelling
 from spectrohar.versions import versions
@@ -122,9 +122,19 @@ def load_forest(path, threads) -> dict:
         ValueError,
     ) as error:
         raise DataError(
-            f"{path}: not read, as it is not a forest this pipeline saved ({error})"
+            f"{path}: not read, as it is no model that the train_forest rule saved ({error})"
         ) from None
-    saved["model"].set_params(n_jobs=threads)
+    # An archive of other trusted types (another estimator, a dict of other keys) is no forest.
+    with saved_contents(path, "forest", saved):
+        model = saved["model"]
+        if not isinstance(model, RandomForestClassifier):
+            raise TypeError(f"its model is of type {type(model).__name__}, not a random forest")
+        if saved["classes"] != model.classes_.tolist():
+            raise ValueError(f"its classes {saved['classes']} are not its forest's")
+        features = len(saved["features"])
+        if features != model.n_features_in_:
+            raise ValueError(f"its forest takes {model.n_features_in_} features, not {features}")
+        model.set_params(n_jobs=threads)
     return saved
 
 
@@ -182,30 +192,36 @@ def load(model_file, device, threads) -> Loaded:
     whatever the `device`), with the features of windows of the settings it was trained on (its
     `windows`)."""
     saved = load_forest(model_file, threads)
-    model, windows = saved["model"], saved["windows"]
+    model = saved["model"]
+    with saved_contents(model_file, "forest", saved):
+        # The feature stores' settings: their windows' and the names of their features.
+        inputs = {
+            **{name: saved["windows"][name] for name in ("window_length_s", "sample_rate")},
+            "feature": list(saved["features"]),
+        }
+        labels = Labels(**saved["labels"])
 
     def predict_set(stores, split_table, name, label, memory_mb):
         x, coords = set_features(stores, split_table, name, label)
         return coords, forest_probabilities(model, x)
 
     def predict_windows(acceleration):
-        if saved["features"] != list(FEATURES):
+        if inputs["feature"] != list(FEATURES):
             raise DataError(
                 f"{model_file}: a forest of other features than spectrohar.cache.features "
                 "computes now (retrain it: snakemake --cores 8 --forcerun train_forest)"
             )
         # A few windows at a time: their float64 intermediates stay small.
         features = [
-            window_features(acceleration[start : start + BLOCK_WINDOWS], windows["sample_rate"])
+            window_features(acceleration[start : start + BLOCK_WINDOWS], inputs["sample_rate"])
             for start in range(0, len(acceleration), BLOCK_WINDOWS)
         ]
         return forest_probabilities(model, np.concatenate(features))
 
     return Loaded(
         classes=saved["classes"],
-        window_length_s=windows["window_length_s"],
-        sample_rate=windows["sample_rate"],
-        labels=Labels(**saved["labels"]),
+        inputs=inputs,
+        labels=labels,
         device="cpu",
         predict_set=predict_set,
         predict_windows=predict_windows,

@@ -212,13 +212,23 @@ def load_hmm(path, classes, window_length_s, model_file) -> HMM:
     and the `window_length_s` windows of the model saved at `model_file`."""
     try:
         saved = json.loads(Path(path).read_text())
-        arrays = {
-            name: np.asarray(saved[name], float) for name in ("start", "transition", "emission")
-        }
         saved_classes, saved_length = saved["classes"], saved["window_length_s"]
+        k = len(saved_classes)
+        shapes = {"start": (k,), "transition": (k, k), "emission": (k, k)}
+        arrays = {name: np.asarray(saved[name], float) for name in shapes}
+        if not (
+            all(isinstance(name, str) for name in saved_classes)
+            and isinstance(saved_length, int | float)
+            and all(arrays[name].shape == shape for name, shape in shapes.items())
+            and all(((0 <= array) & (array <= 1)).all() for array in arrays.values())
+        ):
+            raise ValueError("its classes, window length and probabilities do not fit together")
+    # OSError: unreadable; ValueError: no JSON (UnicodeDecodeError and JSONDecodeError are
+    # ValueErrors) or no numbers; KeyError, TypeError: JSON of another shape.
     except (OSError, ValueError, KeyError, TypeError) as error:
+        reason = f"{type(error).__name__}: {error}"  # not repr: a UnicodeDecodeError's is the file
         raise DataError(
-            f"{path}: not read, as it is no HMM the smooth rule saved ({error!r})"
+            f"{path}: not read, as it is no HMM the smooth rule saved ({reason})"
         ) from None
     if saved_classes != list(classes) or saved_length != window_length_s:
         raise DataError(

@@ -8,6 +8,7 @@ import math
 import os
 import pickle
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -46,16 +47,25 @@ def logits(model: nn.Module, windows, *, batch_size: int, device) -> torch.Tenso
 def load_saved(path, map_location=None):
     """What torch.save wrote at `path`, read as tensors and plain Python values only.
 
-    Nothing else is unpickled, so a planted file runs no code: it is a DataError.
+    Nothing else is unpickled, so a planted file runs no code: it is a DataError, as is a file
+    that is no whole torch file.
     """
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        # torch warns of the pickle protocol of a file that is no torch file before refusing it.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
+            return torch.load(path, map_location=map_location, weights_only=True)
     # What torch raises for pickled objects other than tensors and plain values, and for a file
-    # that is no torch file at all (empty, cut short).
-    except (pickle.UnpicklingError, EOFError, RuntimeError):
+    # that is not a pickle at all.
+    except pickle.UnpicklingError:
         raise DataError(
             f"{path}: not read, as it is not a file of tensors and plain Python values that this "
             "pipeline writes (nothing else is ever unpickled)"
+        ) from None
+    # Empty (EOFError), cut short (RuntimeError, or OSError where a tensor's record is cut).
+    except (EOFError, RuntimeError, OSError):
+        raise DataError(
+            f"{path}: not read, as it is no whole torch file (empty, cut short or damaged)"
         ) from None
 
 
@@ -230,7 +240,9 @@ def _saved_state(path, fingerprint, device):
     except DataError as error:
         log.warning("%s; training starts fresh", error)
         return None
-    return saved if saved.pop("fingerprint") == fingerprint else None
+    if not isinstance(saved, dict) or saved.pop("fingerprint", None) != fingerprint:
+        return None
+    return saved
 
 
 def _save_state(path, fingerprint, state, model, optimizer, scaler, rng) -> None:
