@@ -16,6 +16,7 @@ from spectrohar import settings
 from spectrohar.cache import windows
 from spectrohar.errors import DataError
 from spectrohar.sources import capture24, npy
+from spectrohar.sources.labels import PACKAGED_DICTIONARY, labelling
 
 MS = np.timedelta64(1, "ms")
 
@@ -321,3 +322,14 @@ def test_a_device_or_fifo_is_refused_by_name(tmp_path, kind):
         folder_ids(tmp_path)
     with pytest.raises(DataError, match=rf"^{path}: {message}$"):
         capture24.read_recording(path)
+
+
+def test_processed_data_labels_alike_but_for_case_and_spaces_are_one_class(tmp_path, rng):
+    folder = processed_data(
+        tmp_path, rng.normal(size=(4, 3000, 3)).astype(np.float32), ["P001"] * 4, rng
+    )
+    np.save(folder / "Y.npy", np.array(["walking", "Walking ", " walking", "WALKING"]))
+    ds = npy.window_arrays(folder, "P001", WINDOWS)
+    assert list(ds.annotation.values) == ["walking", "Walking ", " walking", "WALKING"]
+    scheme = types.SimpleNamespace(scheme="Willetts2018", unknown="error")
+    assert list(labelling(PACKAGED_DICTIONARY, scheme)(ds.annotation.values)) == ["walking"] * 4
