@@ -219,14 +219,15 @@ def test_processed_data_hours_are_the_union_of_its_windows(tmp_path, rng):
 
 def test_header_names_and_values_with_surrounding_spaces_are_read(tmp_path):
     path = tmp_path / "P001.csv"
+    # After a byte-order mark, as some spreadsheets write; a cell of spaces is an empty one.
     path.write_text(
-        " X , Time, Y, Z, Annotation\n"
+        "\ufeff X , Time, Y, Z, Annotation\n"
         " 0.5, 2016-11-13 02:18:00.000000 , -0.25 , 1, sitting\n"
-        "0.5 , 2016-11-13 02:18:00.010000,0.25,1 ,\n"
+        "0.5 , 2016-11-13 02:18:00.010000,  ,1 ,\n"
     )
     time, acceleration, annotation, _ = capture24.read_recording(path)
     np.testing.assert_array_equal(time, [START, START + 10 * MS])
-    np.testing.assert_array_equal(acceleration, [[0.5, -0.25, 1.0], [0.5, 0.25, 1.0]])
+    np.testing.assert_array_equal(acceleration, [[0.5, -0.25, 1.0], [0.5, np.nan, 1.0]])
     # Kept as written; the labels match annotations with surrounding spaces removed.
     assert annotation.iloc[0] == " sitting" and pd.isna(annotation.iloc[1])
 
@@ -261,6 +262,10 @@ FAR = 100_000  # rows: several of the reader's pieces
             HEADER + rows(FAR) + "x" * 3_000_000,
             r"line 100002 is longer than 1 MiB: not a CSV recording$",
         ),
+        (
+            HEADER + rows(FAR) + rows(1, FAR).replace("sitting", "caf\udce9") + rows(1, FAR + 1),
+            r"is not CSV text: a line after line \d+ holds bytes that are no UTF-8",
+        ),
         ("a" * 3_000_000, r"line 1 is longer than 1 MiB: not a CSV recording$"),
         (HEADER + "a" * 3_000_000, r"line 2 is longer than 1 MiB: not a CSV recording$"),
     ],
@@ -269,13 +274,14 @@ FAR = 100_000  # rows: several of the reader's pieces
         "offset-after-none",
         "duplicate",
         "long-line",
+        "no-utf8",
         "long-header",
         "long-first-row",
     ],
 )
 def test_bad_lines_far_into_a_recording_are_placed(tmp_path, text, message):
     path = tmp_path / "P001.csv"
-    path.write_text(text)
+    path.write_bytes(text.encode(errors="surrogateescape"))  # \udce9: the byte 0xe9, no UTF-8
     with pytest.raises(DataError, match=rf"^{path}: {message}"):
         capture24.read_recording(path)
 

@@ -248,9 +248,15 @@ def _read_pieces(
                     annotations.append(batch[names[ANNOTATION]])
                 rows += len(batch)
     except pa.ArrowInvalid as error:
-        if "straddles" not in str(error):
-            raise
-        raise DataError(_too_long(path, rows + 2)) from None
+        # The piece that fails starts after the rows read.
+        if "straddles" in str(error):
+            raise DataError(_too_long(path, rows + 2)) from None
+        if "invalid UTF8" in str(error):
+            raise DataError(
+                f"{path}: is not CSV text: a line after line {rows + 1} holds bytes that are no "
+                "UTF-8 (a recording is UTF-8 text)"
+            ) from None
+        raise
     time = np.concatenate(times)
     del times  # freed before the next join: the rows are held twice only while joined
     acceleration = np.concatenate([np.empty((0, len(AXES)), np.float32), *accelerations])
