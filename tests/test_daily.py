@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spectrohar.prediction.daily import daily_summary
+from spectrohar.prediction.daily import NON_WEAR, daily_summary
+from spectrohar.sources.labels import NOT_CLASSES
 
 CLASSES = ["sleep", "sedentary", "light"]
 
@@ -90,3 +91,11 @@ def test_unknown_classes_and_overlapping_windows_are_refused():
         summary([("2024-03-04 21:15", "walking", False)], 30)
     with pytest.raises(ValueError, match="increase"):
         summary(TWO_DAYS[:2], 3600)
+
+
+def test_no_class_may_be_named_as_the_time_beside_the_classes():
+    # The dictionary refuses such labels (labels.NOT_CLASSES): they would share a column here.
+    columns = summary(TWO_DAYS, 1800).columns
+    beside = {name.removeprefix("hours_") for name in columns if name.startswith("hours_")}
+    assert beside - set(CLASSES) == {"non_wear", "no_data"}
+    assert {NON_WEAR, "non_wear", "no_data"} == set(NOT_CLASSES)

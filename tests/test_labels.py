@@ -97,3 +97,65 @@ def test_a_window_without_annotation_has_no_label_and_is_no_unknown_annotation()
     labels, dropped = map_labels([UNANNOTATED, annotation], dictionary, "Walmsley2020")
     assert labels[0] is None and labels[1] == dictionary.loc[annotation, "label:Walmsley2020"]
     assert dropped == {}
+
+
+def write(tmp_path, text):
+    path = tmp_path / "dictionary.csv"
+    path.write_text(text)
+    return path
+
+
+def test_labels_and_names_with_surrounding_spaces_are_one_class(tmp_path):
+    path = write(tmp_path, "annotation , label:A\nx,walk \ny,walk\n z, sit\n")
+    dictionary = read_dictionary(path)
+    assert sorted(dictionary["label:A"].unique()) == ["sit", "walk"]
+    labels, _ = map_labels(["x", "y", "z"], dictionary, "A")
+    assert list(labels) == ["walk", "walk", "sit"]
+
+
+def test_annotations_match_in_any_case_with_surrounding_spaces_removed(tmp_path):
+    dictionary = read_dictionary()
+    labels, dropped = map_labels(
+        [" 7030 Sleeping;MET 0.95 ", "7030 SLEEPING;met 0.95", "Walking ", "7030 sleeping"],
+        dictionary,
+        "Willetts2018",
+        unknown="drop",
+    )
+    assert list(labels) == ["sleep", "sleep", "walking", None]
+    assert dropped == {"7030 sleeping": 1}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "annotation,label:A\nx,walk\ny,Walk\n",
+            r"lines 2 and 3 give label:A labels 'walk' and 'Walk', alike but for case: spell "
+            r"a class one way$",
+        ),
+        (
+            "annotation,label:A\nSitting,1\nx,2\nsitting ,3\n",
+            r"lines 2 and 4 give annotations 'Sitting' and 'sitting', alike but for case, "
+            r"different labels$",
+        ),
+        (
+            "annotation,label:A,label:B\nx,sit,1\ny,Non_Wear,2\n",
+            r"line 3: label:A has the label 'Non_Wear', a name the daily summaries keep for "
+            r"time in no class \(non-wear, non_wear, no_data\): rename it$",
+        ),
+        (
+            "annotation,label:A,label:B\nx,sit,no_data \n",
+            r"line 2: label:B has the label 'no_data', a name the daily summaries keep",
+        ),
+    ],
+    ids=["label-case", "annotation-case", "non-wear", "no-data"],
+)
+def test_look_alike_and_reserved_labels_are_refused(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(DataError, match=rf"^{path}: {message}"):
+        read_dictionary(path)
+
+
+def test_annotations_alike_but_for_case_with_one_label_are_one(tmp_path):
+    dictionary = read_dictionary(write(tmp_path, "annotation,label:A\nSitting,sit\nsitting ,sit\n"))
+    assert list(map_labels(["SITTING"], dictionary, "A")[0]) == ["sit"]

@@ -1,6 +1,8 @@
 """The readers of anyone's recordings: file names, headers, time zones, processed_data's T.npy."""
 
 import dataclasses
+import gzip
+import os
 import types
 
 import numpy as np
@@ -14,6 +16,7 @@ from spectrohar import settings
 from spectrohar.cache import windows
 from spectrohar.errors import DataError
 from spectrohar.sources import capture24, npy
+from spectrohar.sources.labels import PACKAGED_DICTIONARY, labelling
 
 MS = np.timedelta64(1, "ms")
 
@@ -212,3 +215,127 @@ def test_processed_data_hours_are_the_union_of_its_windows(tmp_path, rng):
     ds = npy.window_arrays(folder, "P1", WINDOWS)
     assert ds.attrs["hours_recorded"] == ds.attrs["hours_annotated"] == pytest.approx(160 / 3600)
     assert ds.attrs["rows_read"] == 6
+
+
+def test_header_names_and_values_with_surrounding_spaces_are_read(tmp_path):
+    path = tmp_path / "P001.csv"
+    # After a byte-order mark, as some spreadsheets write; a cell of spaces is an empty one.
+    path.write_text(
+        "\ufeff X , Time, Y, Z, Annotation\n"
+        " 0.5, 2016-11-13 02:18:00.000000 , -0.25 , 1, sitting\n"
+        "0.5 , 2016-11-13 02:18:00.010000,  ,1 ,\n"
+    )
+    time, acceleration, annotation, _ = capture24.read_recording(path)
+    np.testing.assert_array_equal(time, [START, START + 10 * MS])
+    np.testing.assert_array_equal(acceleration, [[0.5, -0.25, 1.0], [0.5, np.nan, 1.0]])
+    # Kept as written; the labels match annotations with surrounding spaces removed.
+    assert annotation.iloc[0] == " sitting" and pd.isna(annotation.iloc[1])
+
+
+def rows(n, start=0):
+    """`n` lines of a recording at 100 Hz, the first `start` rows after START."""
+    time = pd.DatetimeIndex(START + np.arange(start, start + n) * 10 * MS)
+    return "".join(f"{t},0.1,0.2,0.9,sitting\n" for t in time.strftime("%Y-%m-%d %H:%M:%S.%f"))
+
+
+HEADER = "time,x,y,z,annotation\n"
+FAR = 100_000  # rows: several of the reader's pieces
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            HEADER + rows(FAR) + rows(1, FAR).replace("0.2", "abc"),
+            r"line 100002, column 'y': 'abc' is not a number$",
+        ),
+        (
+            HEADER + rows(FAR) + rows(1, FAR).replace("00,", "00+01:00,"),
+            r"line 100002, column 'time': '2016-11-13 02:34:40.000000\+01:00' has a time zone "
+            r"offset, but the first timestamp '2016-11-13 02:18:00.000000' has none",
+        ),
+        (
+            HEADER + rows(FAR) + rows(1, FAR - 1),
+            r"line 100002: timestamp 2016-11-13T02:34:39.990000000 repeats",
+        ),
+        (
+            HEADER + rows(FAR) + "x" * 3_000_000,
+            r"line 100002 is longer than 1 MiB: not a CSV recording$",
+        ),
+        (
+            HEADER + rows(FAR) + rows(1, FAR).replace("sitting", "caf\udce9") + rows(1, FAR + 1),
+            r"is not CSV text: a line after line \d+ holds bytes that are no UTF-8",
+        ),
+        ("a" * 3_000_000, r"line 1 is longer than 1 MiB: not a CSV recording$"),
+        (HEADER + "a" * 3_000_000, r"line 2 is longer than 1 MiB: not a CSV recording$"),
+    ],
+    ids=[
+        "non-numeric",
+        "offset-after-none",
+        "duplicate",
+        "long-line",
+        "no-utf8",
+        "long-header",
+        "long-first-row",
+    ],
+)
+def test_bad_lines_far_into_a_recording_are_placed(tmp_path, text, message):
+    path = tmp_path / "P001.csv"
+    path.write_bytes(text.encode(errors="surrogateescape"))  # \udce9: the byte 0xe9, no UTF-8
+    with pytest.raises(DataError, match=rf"^{path}: {message}"):
+        capture24.read_recording(path)
+
+
+def test_a_recording_read_in_pieces_is_the_whole_file(tmp_path, rng):
+    # Annotations change across the reader's pieces, each piece with its own categories.
+    annotation = np.repeat(["sitting", None, "walking", "7030 sleeping;MET 0.95"], 60_000)
+    acceleration = rng.normal(size=(len(annotation), 3))
+    path = write_recording(
+        tmp_path / "P001.csv.gz", "2016-11-13 02:18:00", acceleration, annotation
+    )
+    time, read, labels, _ = capture24.read_recording(path)
+    np.testing.assert_array_equal(time, START + np.arange(len(annotation)) * 10 * MS)
+    np.testing.assert_array_equal(read, acceleration.astype(np.float32))
+    np.testing.assert_array_equal(labels.astype(object).where(labels.notna(), None), annotation)
+
+
+def test_a_gzip_of_nul_bytes_is_not_csv_text_and_stops_at_once(tmp_path):
+    path = tmp_path / "P001.csv.gz"
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        for _ in range(64):
+            f.write(bytes(1 << 20))  # 64 MiB of NUL bytes in about 64 KiB
+    with pytest.raises(DataError, match=rf"^{path}: is not CSV text: byte 1 is a NUL byte"):
+        capture24.read_recording(path)
+
+
+def test_text_that_is_not_utf8_is_not_csv_text(tmp_path):
+    path = tmp_path / "P001.csv"
+    path.write_bytes(HEADER.encode() + "2016-11-13 02:18:00,0,0,1,café\n".encode("latin-1"))
+    with pytest.raises(DataError, match=rf"^{path}: is not CSV text: byte 52 is not UTF-8"):
+        capture24.read_recording(path)
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_a_device_or_fifo_is_refused_by_name(tmp_path, kind):
+    path = tmp_path / "P001.csv"
+    if kind == "device":
+        path.symlink_to("/dev/zero")
+        message = r"is a character device \(a link to /dev/zero\), not a file"
+    else:
+        os.mkfifo(path)
+        message = r"is a FIFO \(named pipe\), not a file"
+    with pytest.raises(DataError, match=rf"^{path}: {message}$"):
+        folder_ids(tmp_path)
+    with pytest.raises(DataError, match=rf"^{path}: {message}$"):
+        capture24.read_recording(path)
+
+
+def test_processed_data_labels_alike_but_for_case_and_spaces_are_one_class(tmp_path, rng):
+    folder = processed_data(
+        tmp_path, rng.normal(size=(4, 3000, 3)).astype(np.float32), ["P001"] * 4, rng
+    )
+    np.save(folder / "Y.npy", np.array(["walking", "Walking ", " walking", "WALKING"]))
+    ds = npy.window_arrays(folder, "P001", WINDOWS)
+    assert list(ds.annotation.values) == ["walking", "Walking ", " walking", "WALKING"]
+    scheme = types.SimpleNamespace(scheme="Willetts2018", unknown="error")
+    assert list(labelling(PACKAGED_DICTIONARY, scheme)(ds.annotation.values)) == ["walking"] * 4

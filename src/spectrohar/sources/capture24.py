@@ -1,18 +1,21 @@
 """A folder of Capture-24 style recordings: `<participant>.csv.gz` or `<participant>.csv`.
 
 A recording's header names `time`, `x`, `y`, `z` and, where it is annotated, `annotation`, in
-any case and order; other columns are ignored, and a recording without an annotation column is
-unannotated. Timestamps are read as written, or, when they carry a zone offset (or `Z`), on the
-wall clock of the first timestamp's offset: the wearer's days stay whole and times keep
-increasing across a daylight-saving change. The folder's dictionary and metadata are no
-recordings.
+any case and order, spaces around names and values ignored; other columns are ignored, and a
+recording without an annotation column is unannotated. Timestamps are read as written, or, when
+they carry a zone offset (or `Z`), on the wall clock of the first timestamp's offset: the
+wearer's days stay whole and times keep increasing across a daylight-saving change. A recording
+is UTF-8 text, read in pieces of BLOCK bytes, no line longer; what is no CSV text stops at its
+first bytes. The folder's dictionary and metadata are no recordings.
 """
 
+import codecs
 import csv
 import datetime
 import hashlib
 import io
 import re
+import stat
 from collections import defaultdict
 from pathlib import Path
 
@@ -44,10 +47,18 @@ COLUMNS = {
 EXPECTED = f"{','.join(COLUMNS)}, in any case, annotation optional"
 # Timestamps with a zone offset are read as instants (UTC), then put on the first one's clock.
 WITH_OFFSET = pa.timestamp("ns", tz="UTC")
-_CONVERSION_ERROR = re.compile(
-    r"In CSV column #(\d+): CSV conversion error to [^:]+: "
-    r"(invalid value|expected no zone offset in|expected a zone offset in) '(.*)'"
+_CAST_ERROR = re.compile(
+    r"Failed to parse string: '(.*)' as a scalar of type [^:]*"
+    r"(?:: (expected no zone offset|expected a zone offset))?"
 )
+BLOCK = 1 << 20  # bytes read at a time; also the longest line a recording may have
+FILE_KINDS = {
+    stat.S_ISDIR: "a folder",
+    stat.S_ISCHR: "a character device",
+    stat.S_ISBLK: "a block device",
+    stat.S_ISFIFO: "a FIFO (named pipe)",
+    stat.S_ISSOCK: "a socket",
+}
 
 
 def participants(settings) -> list[str]:
@@ -67,8 +78,7 @@ def participants(settings) -> list[str]:
                 f"{plain} and {compressed} are both recordings of participant {participant!r}: "
                 "remove one"
             )
-        if not paths[0].exists():
-            raise DataError(f"{paths[0]}: is a broken symbolic link to {paths[0].readlink()}")
+        refuse_other_files(paths[0])
     refuse_identical_files([paths[0] for paths in by_id.values()])
     return sorted(by_id)
 
@@ -106,10 +116,13 @@ def file_digest(path) -> str:
 def read_recording(path) -> tuple[np.ndarray, np.ndarray, pd.Series, str]:
     """Time (datetime64[ns], increasing), acceleration (n, 3) float32 as written and annotation
     (categorical, NA where unannotated, all NA without an annotation column) of one recording
-    file, and the time zone of its times: NO_OFFSET, or the first timestamp's offset."""
+    file, and the time zone of its times: NO_OFFSET, or the first timestamp's offset.
+
+    The file is read BLOCK bytes at a time, each piece converted to the compact arrays as it
+    comes, so memory grows with the rows read, not with the file's text.
+    """
     path = Path(path)
-    if path.is_symlink() and not path.exists():
-        raise DataError(f"{path}: is a broken symbolic link to {path.readlink()}")
+    refuse_other_files(path)
     if path.suffix == ".gz" and path.is_file():
         with open(path, "rb") as f:
             if f.read(2) not in (GZIP_MAGIC, b""):
@@ -117,56 +130,71 @@ def read_recording(path) -> tuple[np.ndarray, np.ndarray, pd.Series, str]:
                     f"{path}: is named .gz but is not gzip-compressed "
                     "(compress it, or drop the .gz from its name)"
                 )
-    header = first_time = None
     try:
-        header, first = _head(path)
-        names = _column_names(path, header)  # ours -> the file's
-        first_time = dict(zip(header, first, strict=False)).get(names[TIME], "")
-        offset = _zone_offset(first_time)
-        types = {names[c]: COLUMNS[c] for c in names} | (
-            {names[TIME]: WITH_OFFSET} if offset is not None else {}
-        )
-        table = pacsv.read_csv(path, convert_options=_options(types))
-    except (pa.ArrowException, OSError, EOFError, UnicodeDecodeError, csv.Error) as error:
-        raise DataError(f"{path}: {_explain(path, error, header, first_time)}") from None
-    time = table[names[TIME]].to_numpy()  # with an offset: the instants, in UTC
-    if offset is not None:
-        time = time + np.timedelta64(offset)
+        names = _column_names(path, _header(path))  # ours -> the file's
+        time, acceleration, annotation, offset = _read_pieces(path, names)
+    except (pa.ArrowException, OSError, EOFError, csv.Error) as error:
+        raise DataError(f"{path}: cannot be read as a Capture-24 recording: {error}") from None
     _check_time(path, time)
-    acceleration = np.stack(
-        [table[names[axis]].to_numpy(zero_copy_only=False).astype(np.float32) for axis in AXES],
-        axis=1,
-    )
-    annotation = (
-        table[names[ANNOTATION]]
-        if ANNOTATION in names
-        else pa.nulls(len(time), COLUMNS[ANNOTATION])
-    )
     time_zone = (
         NO_OFFSET
         if offset is None
         else f"{datetime.timezone(offset)} (offset of the first timestamp)"
     )
-    return time, acceleration, annotation.to_pandas(), time_zone
+    return time, acceleration, annotation, time_zone
 
 
-def _head(path) -> tuple[list[str], list[str]]:
-    """The header and the first row of a recording file; a file without a header stops."""
-    with io.TextIOWrapper(
-        pa.input_stream(path, compression="detect"), encoding="utf-8-sig", newline=""
-    ) as text:
-        rows = csv.reader(text)
-        header, first = next(rows, None), next(rows, [])
+def refuse_other_files(path) -> None:
+    """Stop where `path` is a broken link or no regular file (a device or FIFO would be read
+    without end, or wait forever); a missing path is left to the reader to name."""
+    if path.is_symlink() and not path.exists():
+        raise DataError(f"{path}: is a broken symbolic link to {path.readlink()}")
+    mode = path.stat().st_mode if path.exists() else stat.S_IFREG
+    if not stat.S_ISREG(mode):
+        kind = next(
+            (kind for is_kind, kind in FILE_KINDS.items() if is_kind(mode)), "a special file"
+        )
+        link = f" (a link to {path.readlink()})" if path.is_symlink() else ""
+        raise DataError(f"{path}: is {kind}{link}, not a file")
+
+
+def _header(path) -> list[str]:
+    """The header of a recording file, read from its first BLOCK bytes (decompressed): a file
+    that is empty, holds NUL bytes or is no UTF-8 text, or whose header is longer, stops."""
+    with pa.input_stream(path, compression="detect") as stream:
+        start = stream.read(BLOCK + 1)
+    nul = start.find(b"\0")
+    if nul >= 0:
+        raise DataError(
+            f"{path}: is not CSV text: byte {nul + 1} is a NUL byte (binary data, or UTF-16 "
+            "text; a recording is UTF-8 text)"
+        )
+    try:
+        # Not final: a character cut at the end of the piece is no error.
+        text = codecs.getincrementaldecoder("utf-8")().decode(start).removeprefix("\ufeff")
+    except UnicodeDecodeError as error:
+        raise DataError(
+            f"{path}: is not CSV text: byte {error.start + 1} is not UTF-8 (a recording is "
+            "UTF-8 text)"
+        ) from None
+    if len(start) > BLOCK and not re.search(r"[\r\n]", text):
+        raise DataError(_too_long(path, 1))
+    header = next(csv.reader(io.StringIO(text)), None)
     if header is None:
         raise DataError(f"{path}: is empty (a recording's header names {EXPECTED})")
-    return header, first
+    return header
+
+
+def _too_long(path, line) -> str:
+    return f"{path}: line {line} is longer than {BLOCK >> 20} MiB: not a CSV recording"
 
 
 def _column_names(path, header) -> dict[str, str]:
-    """Our column names -> the header's, matched in any case; a missing or repeated one stops."""
+    """Our column names -> the header's, matched in any case with surrounding spaces removed;
+    a missing or repeated one stops."""
     names = {}
     for name in header:
-        ours = name.lower()
+        ours = name.strip().lower()
         if ours in COLUMNS:
             if ours in names:
                 raise DataError(
@@ -179,6 +207,68 @@ def _column_names(path, header) -> dict[str, str]:
     return names
 
 
+def _read_pieces(
+    path, names
+) -> tuple[np.ndarray, np.ndarray, pd.Series, datetime.timedelta | None]:
+    """Time, acceleration, annotation and the first timestamp's zone offset (None without
+    one) of the recording at `path`, its columns `names` (ours -> the file's), read and
+    converted piece by piece."""
+    types = {name: pa.string() for name in names.values()}  # converted below, spaces removed
+    if ANNOTATION in names:
+        types[names[ANNOTATION]] = COLUMNS[ANNOTATION]
+    options = pacsv.ConvertOptions(
+        column_types=types, include_columns=list(types), strings_can_be_null=True
+    )
+    times, accelerations, annotations = [np.empty(0, "datetime64[ns]")], [], []
+    offset, rows = None, 0
+    try:
+        with pacsv.open_csv(
+            path, read_options=pacsv.ReadOptions(block_size=BLOCK), convert_options=options
+        ) as reader:
+            for batch in reader:
+                if rows == 0:
+                    first = batch[names[TIME]]
+                    first_time = (first[0].as_py() or "").strip() if len(first) else ""
+                    offset = _zone_offset(first_time)
+                    to = {TIME: COLUMNS[TIME] if offset is None else WITH_OFFSET}
+                    to |= {axis: COLUMNS[axis] for axis in AXES}
+                    # With an offset: the instants, in UTC, put on the first one's clock.
+                    shift = np.timedelta64(offset or datetime.timedelta(0))
+                converted = {
+                    ours: _converted(
+                        path, batch[names[ours]], names[ours], to[ours], rows + 2, first_time
+                    ).to_numpy(zero_copy_only=False)
+                    for ours in to
+                }
+                times.append(converted[TIME] + shift)
+                accelerations.append(
+                    np.stack([converted[axis].astype(np.float32) for axis in AXES], axis=1)
+                )
+                if ANNOTATION in names:
+                    annotations.append(batch[names[ANNOTATION]])
+                rows += len(batch)
+    except pa.ArrowInvalid as error:
+        # The piece that fails starts after the rows read.
+        if "straddles" in str(error):
+            raise DataError(_too_long(path, rows + 2)) from None
+        if "invalid UTF8" in str(error):
+            raise DataError(
+                f"{path}: is not CSV text: a line after line {rows + 1} holds bytes that are no "
+                "UTF-8 (a recording is UTF-8 text)"
+            ) from None
+        raise
+    time = np.concatenate(times)
+    del times  # freed before the next join: the rows are held twice only while joined
+    acceleration = np.concatenate([np.empty((0, len(AXES)), np.float32), *accelerations])
+    del accelerations
+    annotation = (
+        pa.chunked_array(annotations, COLUMNS[ANNOTATION])
+        if ANNOTATION in names
+        else pa.nulls(len(time), COLUMNS[ANNOTATION])
+    )
+    return time, acceleration, annotation.to_pandas(), offset
+
+
 def _zone_offset(timestamp) -> datetime.timedelta | None:
     """The zone offset written in `timestamp`, None if it has none or is no timestamp (the
     reader then says where)."""
@@ -189,28 +279,31 @@ def _zone_offset(timestamp) -> datetime.timedelta | None:
     return None if stamp is pd.NaT else stamp.utcoffset()
 
 
-def _options(columns) -> pacsv.ConvertOptions:
-    return pacsv.ConvertOptions(
-        column_types=columns, include_columns=list(columns), strings_can_be_null=True
-    )
-
-
-def _explain(path, error, header, first_time) -> str:
-    """Arrow's reason, with the line of a value that does not convert."""
-    match = _CONVERSION_ERROR.search(str(error))
-    if not match:
-        return f"cannot be read as a Capture-24 recording: {error}"
-    name, problem, value = header[int(match[1])], match[2], match[3]
-    text = pacsv.read_csv(path, convert_options=_options({name: pa.string()}))[name]
-    line = pc.index(text, value).as_py() + 2  # 1-based, after the header
-    place = f"line {line}, column {name!r}: {value!r}"
-    if problem == "invalid value":
+def _converted(path, column, name, to, line, first_time) -> pa.Array:
+    """`column`, strings of the file's column `name` from line `line` on, as type `to`, with
+    surrounding spaces removed (a cell of spaces is empty); a value that does not convert
+    stops, naming its line."""
+    text = pc.utf8_trim_whitespace(column)
+    text = pc.if_else(pc.equal(text, ""), None, text)
+    try:
+        return text.cast(to)
+    except pa.ArrowInvalid as error:
+        match = _CAST_ERROR.search(str(error))
+        if not match:
+            raise
+    value, problem = match[1], match[2]
+    place = f"{path}: line {line + pc.index(text, value).as_py()}, column {name!r}: {value!r}"
+    if problem is None:
         expected = (
-            "a timestamp like 2016-11-13 02:18:00.000000" if name.lower() == TIME else "a number"
+            "a timestamp like 2016-11-13 02:18:00.000000"
+            if pa.types.is_timestamp(to)
+            else "a number"
         )
-        return f"{place} is not {expected}"
-    has, first_has = ("has a", "none") if problem.startswith("expected no") else ("has no", "one")
-    return (
+        raise DataError(f"{place} is not {expected}")
+    has, first_has = (
+        ("has a", "none") if problem == "expected no zone offset" else ("has no", "one")
+    )
+    raise DataError(
         f"{place} {has} time zone offset, but the first timestamp {first_time!r} has "
         f"{first_has}: a recording's timestamps have an offset each or none"
     )

@@ -14,6 +14,9 @@ from spectrohar.errors import DataError
 DICTIONARY = "annotation-label-dictionary.csv"
 PACKAGED_DICTIONARY = files("spectrohar") / "data" / DICTIONARY
 SCHEME = "label:"  # the prefix of a dictionary's column of each scheme's labels: label:<scheme>
+# The states beside the classes in the daily summaries (prediction.daily: hours_<class>,
+# hours_non_wear, hours_no_data): a class so named would share their column.
+NOT_CLASSES = ("non-wear", "non_wear", "no_data")
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +34,11 @@ def choose_dictionary(setting, folder, made=False) -> str:
 def read_dictionary(path=PACKAGED_DICTIONARY) -> pd.DataFrame:
     """The dictionary indexed by annotation, one `label:<scheme>` column per scheme, checked.
 
-    Strings are kept exactly as released: the typos in them are part of the keys. A missing
-    `annotation` column, a row with too many or too few fields, an empty label cell and an
-    annotation listed twice with different labels each stop with the row that has them.
+    Strings are kept as released, the typos in them part of the keys, with surrounding spaces
+    removed: `walk ` is `walk`. A missing `annotation` column, a row with too many or too few
+    fields, an empty label cell, two annotations alike but for case with different labels, two
+    labels of a scheme alike but for case and a label named as the daily summaries' time in no
+    class (NOT_CLASSES) each stop with the row that has them.
     """
     try:
         # pyarrow's parser refuses a row with too many or too few fields, naming it.
@@ -42,11 +47,13 @@ def read_dictionary(path=PACKAGED_DICTIONARY) -> pd.DataFrame:
         raise DataError(
             f"{path}: cannot be read as a comma-separated dictionary: {error}"
         ) from None
+    table.columns = table.columns.str.strip()
     if "annotation" not in table.columns:
         raise DataError(
             f"{path}: no column 'annotation' in the header {list(table.columns)[:3]} "
             "(the dictionary is comma-separated, with annotation and label:<scheme> columns)"
         )
+    table = table.apply(lambda column: column.str.strip())
     line = table.index + 2  # 1-based, after the header
     empty = table == ""
     if empty.any(axis=None):
@@ -55,34 +62,64 @@ def read_dictionary(path=PACKAGED_DICTIONARY) -> pd.DataFrame:
             f"{path}: line {line[row]}: no value under {table.columns[column]!r} "
             f"({int(empty.to_numpy().sum())} empty cells)"
         )
-    repeated = table[table.annotation.duplicated(keep=False)].drop_duplicates()
-    clash = repeated[repeated.annotation.duplicated(keep=False)]
+    # Rows of one annotation (alike but for case) with the same labels are one row.
+    labelled = table.assign(annotation=folded(table.annotation)).drop_duplicates()
+    clash = labelled.annotation[labelled.annotation.duplicated(keep=False)]
     if len(clash):
-        first = clash[clash.annotation == clash.annotation.iloc[0]]
-        raise DataError(
-            f"{path}: lines {' and '.join(str(n) for n in line[first.index][:2])} give "
-            f"annotation {first.annotation.iloc[0]!r} different labels"
+        rows = clash.index[clash == clash.iloc[0]][:2]
+        first, second = table.annotation[rows]
+        which = (
+            f"annotation {first!r}"
+            if first == second
+            else f"annotations {first!r} and {second!r}, alike but for case,"
         )
+        raise DataError(
+            f"{path}: lines {' and '.join(str(n) for n in line[rows])} give {which} "
+            "different labels"
+        )
+    for column in table.columns.drop("annotation"):
+        spellings = table[column].drop_duplicates()  # each at its first line
+        alike = spellings[folded(spellings).duplicated(keep=False)]
+        if len(alike):
+            rows = alike.index[folded(alike) == folded(alike).iloc[0]][:2]
+            first, second = table[column][rows]
+            raise DataError(
+                f"{path}: lines {' and '.join(str(n) for n in line[rows])} give {column} labels "
+                f"{first!r} and {second!r}, alike but for case: spell a class one way"
+            )
+        reserved = spellings[folded(spellings).isin(NOT_CLASSES)]
+        if len(reserved):
+            raise DataError(
+                f"{path}: line {line[reserved.index[0]]}: {column} has the label "
+                f"{reserved.iloc[0]!r}, a name the daily summaries keep for time in no class "
+                f"({', '.join(NOT_CLASSES)}): rename it"
+            )
     dictionary = table.drop_duplicates().set_index("annotation")
     dictionary.attrs["path"] = str(path)
     return dictionary
 
 
+def folded(strings) -> pd.Series:
+    """`strings` as compared: in any case, surrounding spaces removed."""
+    return pd.Series(strings, dtype=object).str.strip().str.casefold()
+
+
 def map_labels(annotations, dictionary: pd.DataFrame, scheme: str, *, unknown="error"):
     """The label of each annotation under `scheme`, and the windows dropped per unknown annotation.
 
-    Annotations are matched exactly; one that already is a label of the scheme maps to itself;
-    a window without one (layout.UNANNOTATED) gets label None and is no unknown annotation. An
-    annotation that is none of these stops with every such string and its count, or, with
-    `unknown="drop"`, gets label None and is counted.
+    Annotations are matched in any case with surrounding spaces removed (`folded`); one that
+    already is a label of the scheme maps to itself; a window without one (layout.UNANNOTATED)
+    gets label None and is no unknown annotation. An annotation that is none of these stops with
+    every such string and its count, or, with `unknown="drop"`, gets label None and is counted.
     """
     column = f"{SCHEME}{scheme}"
     if column not in dictionary.columns:
         raise DataError(f"{dictionary.attrs['path']}: has no column {column!r}")
     annotations = pd.Series(np.asarray(annotations, dtype=object))
-    known = {label: label for label in dictionary[column].unique()}
-    known.update(dictionary[column].to_dict())
-    labels = annotations.map(known)
+    classes = dictionary[column].unique()
+    known = dict(zip(folded(classes), classes, strict=True))
+    known.update(zip(folded(dictionary.index), dictionary[column], strict=True))
+    labels = folded(annotations).map(known)
     dropped = annotations[labels.isna() & (annotations != UNANNOTATED)].value_counts().to_dict()
     if dropped and unknown == "error":
         listed = "; ".join(f"{text!r} ({count} windows)" for text, count in dropped.items())
