@@ -142,6 +142,7 @@ def test_the_familys_loader_gives_the_table(tmp_path, rng, monkeypatch):
         return Loaded(
             classes=classes,
             window_length_s=30,
+            window_step_s=30,
             sample_rate=100,
             labels=params()["labels"],
             device="cpu",

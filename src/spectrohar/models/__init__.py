@@ -63,10 +63,11 @@ class Loaded:
     `name` of the split table from the family's stores and gives the windows' coordinates and
     class probabilities; `predict_windows(acceleration)` gives the class probabilities of
     (window, sample, axis) acceleration in g, axes in layout.AXES order, computing the model's
-    inputs the way its stores were made."""
+    inputs the way its stores were made. Its windows start `window_step_s` apart, as in training."""
 
     classes: list
     window_length_s: float
+    window_step_s: float
     sample_rate: float
     labels: Labels
     device: str

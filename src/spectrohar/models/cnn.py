@@ -188,6 +188,7 @@ def load(checkpoint, device, threads) -> Loaded:
     return Loaded(
         classes=list(saved["classes"]),
         window_length_s=stft["window_length_s"],
+        window_step_s=stft["window_step_s"],
         sample_rate=stft["sample_rate"],
         labels=Labels(**saved["labels"]),
         device=str(device),

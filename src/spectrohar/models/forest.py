@@ -168,7 +168,10 @@ def fit(
         {
             "model": model,
             "classes": model.classes_.tolist(),
-            "windows": {name: store.attrs[name] for name in ("window_length_s", "sample_rate")},
+            "windows": {
+                name: store.attrs[name]
+                for name in ("window_length_s", "window_step_s", "sample_rate")
+            },
             "features": store.feature.values.tolist(),
             "labels": dataclasses.asdict(labels),
             "versions": versions(),
@@ -204,6 +207,7 @@ def load(model_file, device, threads) -> Loaded:
     return Loaded(
         classes=saved["classes"],
         window_length_s=windows["window_length_s"],
+        window_step_s=windows["window_step_s"],
         sample_rate=windows["sample_rate"],
         labels=Labels(**saved["labels"]),
         device="cpu",
