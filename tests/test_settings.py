@@ -177,6 +177,10 @@ def test_command_line_strings_are_read_by_the_schema_type():
     config = with_("train", max_epochs="3", learning_rate="1e-3")
     settings.check(config, SCHEMA)
     assert config["train"]["max_epochs"] == 3 and config["train"]["learning_rate"] == 0.001
+    # A setting that may also be null: --config "windows={step_s: 15}".
+    config = with_("windows", step_s="15")
+    settings.check(config, SCHEMA)
+    assert config["windows"]["step_s"] == 15.0
 
 
 def capture24_folder(folder, pids=("P001", "P002", "P003", "P004", "P101", "P102")):

@@ -182,7 +182,9 @@ def _typed(value, schema):
         return {key: _typed(item, properties.get(key, {})) for key, item in value.items()}
     if isinstance(value, list):
         return [_typed(item, schema.get("items", {})) for item in value]
-    parse = {"integer": int, "number": float}.get(str(schema.get("type")))
+    kinds = schema.get("type", [])
+    kinds = [kinds] if isinstance(kinds, str) else kinds  # [number, "null"]: a number or null
+    parse = next((p for k, p in (("integer", int), ("number", float)) if k in kinds), None)
     if isinstance(value, str) and parse:
         try:
             return parse(value)
