@@ -45,20 +45,24 @@ def workflow_folder(folder, **config):
     return folder
 
 
-def window_store(path, participant, annotations, acceleration=None, *, rng=None, length_s=30):
+def window_store(
+    path, participant, annotations, acceleration=None, *, rng=None, length_s=30, step_s=None
+):
     """A window store in the windows stage's layout of `participant`'s windows, each with its
-    annotation, `length_s` apart from 2016-01-01: `acceleration` (window, sample, axis), or 30 s
-    of noise at 100 Hz drawn from `rng`; the dataset written."""
+    annotation, `step_s` (None: `length_s`) apart from 2016-01-01: `acceleration` (window,
+    sample, axis), or 30 s of noise at 100 Hz drawn from `rng`; the dataset written."""
+    step_s = length_s if step_s is None else step_s
     n = len(annotations)
     if acceleration is None:
         acceleration = rng.normal(size=(n, 3000, 3)).astype(np.float32)
     samples = acceleration.shape[1]
     ds = window_dataset(
         acceleration,
-        pd.date_range("2016-01-01", periods=n, freq=f"{length_s}s"),
+        pd.date_range("2016-01-01", periods=n, freq=f"{step_s}s"),
         annotations,
         sample_rate=round(samples / length_s),
         window_length_s=length_s,
+        window_step_s=step_s,
         rows_read=n * samples,
         hours_recorded=n * length_s / 3600,
         hours_annotated=n * length_s / 3600,

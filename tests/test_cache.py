@@ -24,6 +24,7 @@ def spectrogram_store(path, participants, annotations, x, chunk=16, first=0):
         sample_rate=100,
         window_length_s=30,
         dtype=x.dtype.name,
+        window_step_s=30,
     )
     write_dataset(ds, path, chunks={"spectrogram": (chunk, *x.shape[1:])})
     return path

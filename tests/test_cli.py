@@ -171,15 +171,18 @@ def test_predict_with_a_damaged_model_file_is_one_sentence_naming_it(tmp_path, m
             "UnicodeDecodeError: 'utf-8' codec can't decode byte 0x8b in position 0: invalid "
             "start byte",
         ),
-        ('{"classes": ["a", "b", "c"], "window_length_s": 30}', "KeyError: 'start'"),
+        (
+            '{"classes": ["a", "b", "c"], "window_length_s": 30, "window_step_s": 30}',
+            "KeyError: 'start'",
+        ),
         # Probabilities of two classes for three.
         (
             json.dumps(
-                {"classes": ["a", "b", "c"], "window_length_s": 30}
+                {"classes": ["a", "b", "c"], "window_length_s": 30, "window_step_s": 30}
                 | {name: np.full((2, 2), 0.5).tolist() for name in ("transition", "emission")}
                 | {"start": [0.5, 0.5]}
             ),
-            "ValueError: its classes, window length and probabilities do not fit together",
+            "ValueError: its classes, windows and probabilities do not fit together",
         ),
     ],
 )

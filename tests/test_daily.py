@@ -99,3 +99,18 @@ def test_no_class_may_be_named_as_the_time_beside_the_classes():
     beside = {name.removeprefix("hours_") for name in columns if name.startswith("hours_")}
     assert beside - set(CLASSES) == {"non_wear", "no_data"}
     assert {NON_WEAR, "non_wear", "no_data"} == set(NOT_CLASSES)
+
+
+def test_overlapping_windows_count_each_instant_once():
+    # 30 s windows every 15 s from 10:00, the last starting 10:59:45: sleep to 10:30, then
+    # light, non-wear 10:45-10:50. Each window stands for its 15 s step: 1 h in all, not 2.
+    start = pd.date_range("2024-03-04 10:00", "2024-03-04 10:59:45", freq="15s")
+    predicted = np.where(start < pd.Timestamp("2024-03-04 10:30"), "sleep", "light")
+    non_wear = (start >= pd.Timestamp("2024-03-04 10:45")) & (
+        start < pd.Timestamp("2024-03-04 10:50")
+    )
+    table = daily_summary(start.values, 15, predicted, non_wear, CLASSES, "P001")
+    assert table.hours_sleep.item() == pytest.approx(0.5)
+    assert table.hours_light.item() == pytest.approx(25 / 60)
+    assert table.hours_non_wear.item() == pytest.approx(5 / 60)
+    assert table.hours_no_data.item() == pytest.approx(23)

@@ -388,6 +388,7 @@ def test_a_model_trained_on_10_s_windows_of_other_classes_is_refused(trained, tm
                 window="hann",
                 sample_rate=100,
                 window_length_s=10,
+                window_step_s=10,
                 dtype="float32",
             ),
             tmp_path / f"{participant}.zarr",

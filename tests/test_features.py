@@ -150,7 +150,7 @@ def test_build_writes_every_window_s_features_with_their_names_and_windows(tmp_p
     n = features.BLOCK_WINDOWS + 20  # two blocks of windows
     acceleration = (rng.normal(size=(n, len(TIME), 3)) * 0.3 + [0, 0, 1]).astype(np.float32)
     annotation = rng.choice(["7030 sleeping;MET 0.95", "", "walking;MET 3.5"], size=n)
-    window_store(tmp_path / "P007.zarr", "P007", annotation, acceleration)
+    window_store(tmp_path / "P007.zarr", "P007", annotation, acceleration, step_s=15)
     features.build(tmp_path / "P007.zarr", tmp_path / "features.zarr", threads=2)
     ds = open_store(tmp_path / "features.zarr")
     assert ds.features.dims == ("window", "feature") and ds.features.dtype == np.float32
@@ -161,9 +161,10 @@ def test_build_writes_every_window_s_features_with_their_names_and_windows(tmp_p
     assert list(ds.annotation.values) == list(annotation)  # every window, unannotated ones too
     assert set(ds.participant.values) == {"P007"}
     np.testing.assert_array_equal(
-        ds.window_start.values, pd.date_range("2016-01-01", periods=n, freq="30s").values
+        ds.window_start.values, pd.date_range("2016-01-01", periods=n, freq="15s").values
     )
     assert ds.attrs["sample_rate"] == RATE and ds.attrs["window_length_s"] == 30
+    assert ds.attrs["window_step_s"] == 15  # overlapping windows, as the window store says
     assert ds.attrs["feature_descriptions"] == FEATURES
 
 

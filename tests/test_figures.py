@@ -44,6 +44,7 @@ def spectrogram_store(path, window_length_s=30):
             "window": "hann",
             "sample_rate": 100,
             "window_length_s": window_length_s,
+            "window_step_s": window_length_s,
         },
     )
     write_dataset(ds, path, chunks={"spectrogram": (8, 3, 61, 61)})

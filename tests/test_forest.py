@@ -145,6 +145,7 @@ def feature_stores(folder, rng, length_s=30):
                 annotation=annotations,
                 sample_rate=100,
                 window_length_s=length_s,
+                window_step_s=length_s,
             ),
             folder / f"{participant}.zarr",
         )

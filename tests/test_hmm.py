@@ -1,13 +1,18 @@
 """HMM smoothing: Viterbi against brute force, counts worked out by hand, runs and gaps."""
 
 import itertools
+import json
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import window_store
 
 from spectrohar.errors import DataError
+from spectrohar.models import hmm
 from spectrohar.models.hmm import HMM, contiguous_runs, fit_hmm, load_hmm, smooth, viterbi
+from spectrohar.settings import Labels
+from spectrohar.sources.labels import PACKAGED_DICTIONARY
 
 
 def starts(seconds):
@@ -22,6 +27,10 @@ def test_runs_break_at_gaps_and_new_participants():
     # 10 s windows: every step of 30 s is a gap.
     assert contiguous_runs(participant, window_start, 10).tolist() == [0, 1, 2, 3, 4, 5]
     assert contiguous_runs([], starts([]), 30).tolist() == []
+    # 30 s windows every 15 s: a run's windows are one step apart.
+    assert (
+        contiguous_runs(["P001"] * 5, starts([0, 15, 30, 60, 75]), 15).tolist() == [0] * 3 + [1] * 2
+    )
 
 
 @pytest.mark.parametrize(
@@ -122,4 +131,55 @@ def test_a_file_that_is_no_saved_hmm_is_one_sentence(tmp_path):
     for name, text in (("cut.json", '{"classes": ["a"'), ("other.json", '{"classes": ["a"]}')):
         (tmp_path / name).write_text(text)
         with pytest.raises(DataError, match=rf"^{tmp_path / name}: not read, as it is no HMM"):
-            load_hmm(tmp_path / name, ["a"], 30, "model.pt")
+            load_hmm(tmp_path / name, ["a"], 30, 30, "model.pt")
+
+
+SLEEP = "7030 sleeping;MET 0.95"
+SIT = "occupation;office and administrative support;11580 office/computer work general;MET 1.5"
+
+
+def test_the_hmm_of_overlapping_windows_counts_transitions_one_step_apart(tmp_path, rng):
+    # Training P001: 30 s windows every 15 s, 6 of sleep then 4 of sitting; validation P002.
+    split = tmp_path / "split.csv"
+    split.write_text("participant,set\nP001,train\nP002,validation\n")
+    for participant in ("P001", "P002"):
+        window_store(
+            tmp_path / f"{participant}.zarr",
+            participant,
+            [SLEEP] * 6 + [SIT] * 4,
+            rng=rng,
+            step_s=15,
+        )
+    label = np.array(["sleep"] * 6 + ["sit-stand"] * 4, dtype=object)
+    table = pd.DataFrame(
+        {
+            "set": "validation",
+            "participant": "P002",
+            "window_start": pd.date_range("2016-01-01", periods=10, freq="15s"),
+            "label": label,
+            "predicted": label,
+            "probability_sit-stand": (label == "sit-stand").astype(float),
+            "probability_sleep": (label == "sleep").astype(float),
+        }
+    )
+    table.to_parquet(tmp_path / "predictions.parquet", index=False)
+    hmm.build(
+        tmp_path / "predictions.parquet",
+        [tmp_path / "P001.zarr", tmp_path / "P002.zarr"],
+        split,
+        PACKAGED_DICTIONARY,
+        tmp_path / "smoothed.parquet",
+        tmp_path / "hmm.json",
+        labels=Labels(scheme="Willetts2018", dictionary=None, unknown="error"),
+    )
+    saved = json.loads((tmp_path / "hmm.json").read_text())
+    assert saved["window_length_s"] == 30 and saved["window_step_s"] == 15
+    # One run of 10 windows: 3 sitting -> sitting, 5 sleep -> sleep, 1 sleep -> sitting.
+    transition = np.array([[3, 0], [1, 5]]) + 1
+    np.testing.assert_allclose(saved["transition"], transition / transition.sum(1, keepdims=True))
+    with pytest.raises(
+        DataError, match=r"of 30 s windows every 15 s, not over those of the model "
+    ):
+        load_hmm(tmp_path / "hmm.json", ["sit-stand", "sleep"], 30, 30, "model.pt")
+    loaded = load_hmm(tmp_path / "hmm.json", ["sit-stand", "sleep"], 30, 15, "model.pt")
+    np.testing.assert_allclose(loaded.transition, saved["transition"])

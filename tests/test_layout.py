@@ -13,11 +13,19 @@ from spectrohar.cache.layout import (
 WINDOWS = {
     "sample_rate": 100,
     "window_length_s": 30,
+    "window_step_s": 30,
     "rows_read": 6000,
     "hours_recorded": 0.5,
     "hours_annotated": 0.25,
 }
-STFT = {"n_fft": 120, "hop_length": 48, "window": "hann", "sample_rate": 100, "window_length_s": 30}
+STFT = {
+    "n_fft": 120,
+    "hop_length": 48,
+    "window": "hann",
+    "sample_rate": 100,
+    "window_length_s": 30,
+    "window_step_s": 30,
+}
 
 
 def two_windows(annotation=("sleep", "walking"), **attrs):
@@ -41,6 +49,7 @@ def test_the_window_store_says_what_it_holds():
     json.dumps(ds.attrs)
     assert ds.attrs["windows_kept"] == 2 and ds.attrs["windows_unannotated"] == 0
     assert ds.attrs["rows_read"] == 6000
+    assert (ds.attrs["window_length_s"], ds.attrs["window_step_s"]) == (30, 30)
     assert (ds.attrs["hours_recorded"], ds.attrs["hours_annotated"]) == (0.5, 0.25)
     assert ds.attrs["participant"] == "P001" and ds.attrs["source"] == "a.csv"
 

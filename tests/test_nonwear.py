@@ -62,6 +62,19 @@ def test_a_stretch_off_the_quarter_hours_loses_its_part_filled_edge_blocks():
     np.testing.assert_array_equal(result, expected(start, ("11:15", "13:00")))
 
 
+def test_half_overlapping_windows_are_flagged_as_their_blocks():
+    # The same recording as 30 s windows every 15 s, each judged by its first 15 s (the time it
+    # stands for): the stretch's windows, and no others.
+    acceleration, start = recording(6, [("11:00", "13:00", "xyz")])
+    samples = acceleration.reshape(-1, 3)
+    step = 15 * RATE
+    first = np.arange(0, len(samples) - WINDOW_S * RATE + 1, step)
+    overlapping = np.stack([samples[i : i + WINDOW_S * RATE] for i in first])
+    overlapping_start = start[0] + pd.to_timedelta(first / RATE, "s")
+    result = non_wear(window_statistics(overlapping, step), overlapping_start, 15)
+    np.testing.assert_array_equal(result, expected(overlapping_start, ("11:00", "13:00")))
+
+
 @pytest.mark.parametrize(
     "still",
     [

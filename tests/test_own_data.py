@@ -381,6 +381,61 @@ def test_processed_data_whose_starts_contradict_the_window_settings_is_refused(d
     assert (
         f"{dataset['processed'] / 'T.npy'}: participant 'subj01''s windows start 30 s apart"
     ) in result.stderr
-    assert "less than windows.length_s 60 s" in result.stderr
-    assert "set windows.sample_rate: 100 and windows.length_s: 30" in result.stderr
+    assert "less than windows.length_s 60 s (windows.step_s is unset)" in result.stderr
+    assert "overlap; set windows.step_s: 30 to take them as overlapping windows" in result.stderr
     assert not (folder / "results").exists()
+
+
+OVERLAP_S = 15  # half a window
+OVERLAPPING = (ANNOTATED - 1) * WINDOW_S // OVERLAP_S + 1  # 159 windows of the annotated 40 min
+# Predicting a whole recording (42 min): starts 0, 15, ..., 2490 s, each window standing for 15 s.
+PREDICTED_S = ((WINDOWS - 1) * WINDOW_S // OVERLAP_S + 1) * OVERLAP_S
+
+
+def test_processed_data_with_half_overlapping_windows_runs_with_their_step(dataset, tmp_path):
+    # The annotated part of each recording as 30 s windows every 15 s, each annotated as at its
+    # middle; the run trains, smooths and predicts the CSV recordings with the model's step.
+    processed = tmp_path / "overlapping"
+    processed.mkdir()
+    X, Y, T, P = [], [], [], []
+    for participant, recording in dataset["recordings"].items():
+        samples = recording["windows"][:ANNOTATED].reshape(-1, 3)
+        first = np.arange(OVERLAPPING) * OVERLAP_S * RATE
+        X.append(np.stack([samples[i : i + WINDOW_S * RATE] for i in first]))
+        middle = (first + OVERLAP_S * RATE) // (WINDOW_S * RATE)
+        Y += list(recording["annotation"][middle])
+        T += list(recording["start"][0] + pd.to_timedelta(first / RATE, "s"))
+        P += [participant] * OVERLAPPING
+    np.save(processed / "X.npy", np.concatenate(X))
+    np.save(processed / "Y.npy", np.asarray(Y))
+    np.save(processed / "T.npy", np.asarray(T, dtype="datetime64[ns]"))
+    np.save(processed / "pid.npy", np.asarray(P))
+    config = pointed(readme_configs()[1], processed, dataset["mine"] / DICTIONARY)
+    config["windows"] = {"step_s": OVERLAP_S}
+    predict = {"recordings": str(dataset["mine"]), "unit": "g", "model": "cnn/hmm"}
+    folder = workflow(tmp_path / "run", config, CNN_ONLY | {"predict": predict})
+    result = run_mine(folder, "--cores", "2", "all", "predict")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+
+    qc = pd.read_csv(folder / "results" / "qc.csv")
+    assert (qc.windows_kept == OVERLAPPING).all() and (qc.dropped_nan == 0).all()
+    # The time the windows cover, 40 minutes, not 159 windows of 30 s.
+    assert qc.hours_recorded.tolist() == [round(ANNOTATED * WINDOW_S / 3600, 3)] * len(IDS)
+    store = xr.open_zarr(folder / "results" / "windows" / "subj01.zarr")
+    assert (store.attrs["window_length_s"], store.attrs["window_step_s"]) == (WINDOW_S, OVERLAP_S)
+    saved = json.loads((folder / "results" / "cnn" / "hmm" / "hmm.json").read_text())
+    assert (saved["window_length_s"], saved["window_step_s"]) == (WINDOW_S, OVERLAP_S)
+    checkpoint = torch.load(folder / "results" / "cnn" / "model.pt", weights_only=True)
+    assert checkpoint["spectrogram"]["window_step_s"] == OVERLAP_S
+    table = pd.read_parquet(folder / "results" / "cnn" / "hmm" / "predictions.parquet")
+    assert table.groupby("participant").size().eq(OVERLAPPING).all()
+
+    results = folder / "results" / "predict"
+    predicted = pd.read_parquet(results / "subj01.parquet")
+    assert len(predicted) == PREDICTED_S // OVERLAP_S and predicted.smoothed.notna().all()
+    assert (np.diff(predicted.window_start) == np.timedelta64(OVERLAP_S, "s")).all()
+    # Each recording's hours: its windows' steps, within the 42 minutes recorded, not twice that.
+    summary = pd.read_csv(results / "summary.csv")
+    worn = summary.filter(like="hours_").drop(columns="hours_no_data").sum(axis=1)
+    np.testing.assert_allclose(worn, PREDICTED_S / 3600)
+    assert sorted(summary.recording) == IDS

@@ -49,13 +49,13 @@ LABELS = {"scheme": "Walmsley2020", "dictionary": None, "unknown": "error"}
 PARTICIPANTS = {"P001": "train", "P002": "validation"}
 
 
-def stores_of(folder, dataset) -> tuple[list, Path]:
+def stores_of(folder, dataset, step_s=WINDOW_S) -> tuple[list, Path]:
     """A store per participant of PARTICIPANTS, `dataset(participant, window_start, annotation)`
-    for its 16 windows (SLEEP and WALK in turn), and their split table."""
+    for its 16 windows (SLEEP and WALK in turn) `step_s` apart, and their split table."""
     stores = []
     for hour, participant in enumerate(PARTICIPANTS):
         start = pd.Timestamp("2024-01-01") + pd.Timedelta(hours=hour)
-        starts = pd.date_range(start, periods=16, freq=f"{WINDOW_S}s")
+        starts = pd.date_range(start, periods=16, freq=f"{step_s}s")
         write_dataset(
             dataset([participant] * 16, starts, [SLEEP, WALK] * 8), folder / f"{participant}.zarr"
         )
@@ -83,6 +83,7 @@ def network(tmp_path_factory):
             annotation=annotation,
             sample_rate=RATE,
             window_length_s=WINDOW_S,
+            window_step_s=WINDOW_S,
             dtype="float32",
             **STFT,
         )
@@ -155,8 +156,9 @@ def test_each_window_is_predicted_from_the_stft_the_model_file_names(tmp_path, n
     assert metrics["kappa"] == pytest.approx(cohen_kappa_score(table.label, table.predicted))
 
 
-def test_a_forest_predicts_from_the_features_of_the_windows_its_file_names(tmp_path, rng):
-    """A forest fitted as the train rule fits one, on feature stores of those windows."""
+def fit_forest(folder, rng, step_s=WINDOW_S) -> Path:
+    """A forest fitted as the train rule fits one, on feature stores of windows `step_s` apart:
+    its model file."""
 
     def dataset(participant, window_start, annotation):
         features = rng.normal(size=(16, len(FEATURES))).astype(np.float32)
@@ -168,22 +170,28 @@ def test_a_forest_predicts_from_the_features_of_the_windows_its_file_names(tmp_p
             annotation=annotation,
             sample_rate=RATE,
             window_length_s=WINDOW_S,
+            window_step_s=step_s,
         )
 
-    stores, split = stores_of(tmp_path, dataset)
+    stores, split = stores_of(folder, dataset, step_s)
     options = {"n_estimators": 5, "min_samples_leaf": [1], "max_features": "sqrt"}
     options |= {"max_samples": None, "class_weight": "none", "seed": 0}
-    path = tmp_path / "model.skops"
+    path = folder / "model.skops"
     forest.fit(
         stores,
         split,
         PACKAGED_DICTIONARY,
         path,
-        tmp_path / "history.csv",
+        folder / "history.csv",
         memory_mb=0,
         threads=1,
         **settings.sections({"forest": options, "labels": LABELS}),
     )
+    return path
+
+
+def test_a_forest_predicts_from_the_features_of_the_windows_its_file_names(tmp_path, rng):
+    path = fit_forest(tmp_path, rng)
     fitted = load_forest(path, 1)["model"]
     assert fitted.classes_.tolist() == CLASSES
     acceleration = moving(95, RATE, rng).round(4)
@@ -196,6 +204,30 @@ def test_a_forest_predicts_from_the_features_of_the_windows_its_file_names(tmp_p
     assert len(table) == 9 and table.label.isna().all()
 
 
+def test_a_model_of_overlapping_windows_predicts_windows_its_step_apart(tmp_path, rng):
+    # 10 s windows every 5 s. 95 s: starts 0, 5, ..., 85 s; the one at 90 s is incomplete.
+    path = fit_forest(tmp_path, rng, step_s=5)
+    acceleration = moving(95, RATE, rng).round(4)
+    write_csv(tmp_path / "wrist.csv", "2024-03-01 10:00", acceleration, rate=RATE)
+    out = predict_cli([tmp_path / "wrist.csv"], path, tmp_path / "out")
+    table = pd.read_parquet(out / "wrist.parquet")
+    np.testing.assert_array_equal(
+        table.window_start, pd.date_range("2024-03-01 10:00", periods=18, freq="5s")
+    )
+    assert (table.attrs["window_length_s"], table.attrs["window_step_s"]) == (WINDOW_S, 5)
+    windows = np.stack([acceleration[i * 250 : i * 250 + 500] for i in range(18)])
+    expected = load_forest(path, 1)["model"].predict_proba(
+        window_features(windows.astype(np.float32), RATE)
+    )
+    probabilities = table[[f"probability_{c}" for c in CLASSES]].to_numpy()
+    np.testing.assert_array_equal(probabilities, expected)
+    # Each window stands for its 5 s step: 90 s in all, not 18 windows' 180 s.
+    day = pd.read_csv(out / "summary.csv")
+    hours = day[[f"hours_{c}" for c in CLASSES]].to_numpy().sum()
+    assert hours == pytest.approx(90 / 3600)
+    assert day.hours_no_data.iloc[0] == pytest.approx(24 - 90 / 3600)
+
+
 def last_line(capsys) -> str:
     """The last line on stderr, after the progress bar's."""
     return capsys.readouterr().err.splitlines()[-1]
@@ -204,7 +236,11 @@ def last_line(capsys) -> str:
 def windows_stage_error(path) -> str:
     """The windows stage's sentence for the recording at `path` (100 Hz windows, resampled)."""
     with pytest.raises(DataError) as error:
-        capture24.read({"recording": str(path)}, "p", Windows(30, 100, True, "g"))
+        capture24.read(
+            {"recording": str(path)},
+            "p",
+            Windows(length_s=30, step_s=None, sample_rate=100, resample=True, unit="g"),
+        )
     return str(error.value)
 
 
@@ -251,15 +287,16 @@ def test_a_recording_the_model_cannot_take_is_refused_naming_it(tmp_path, networ
     uniform = (np.ones((3, 3)) / 3).tolist()
     hmm.write_text(
         json.dumps(
-            {"classes": three, "window_length_s": 30, "start": [1 / 3] * 3}
+            {"classes": three, "window_length_s": 30, "window_step_s": 30, "start": [1 / 3] * 3}
             | {"transition": uniform, "emission": uniform}
         )
     )
     with pytest.raises(SystemExit):
         predict_cli([short], network[0], tmp_path / "out", "--hmm", str(hmm))
     assert last_line(capsys) == (
-        f"spectrohar: {hmm}: is an HMM over the classes sleep, sitting, walking of 30 s windows, "
-        f"not over those of the model in {network[0]} (light, sleep of 10 s windows)"
+        f"spectrohar: {hmm}: is an HMM over the classes sleep, sitting, walking of 30 s windows "
+        f"every 30 s, not over those of the model in {network[0]} (light, sleep of 10 s windows "
+        "every 10 s)"
     )
 
 

@@ -375,9 +375,9 @@ def test_the_window_length_comes_from_the_store_and_the_scheme_from_the_settings
     assert f"(<code>{html.escape(str(inputs['qc']))}</code>)" in page
     assert Page(page).part("h2", "Data quality per participant")[0] == (
         "p",
-        "Rows read, hours recorded and annotated, 10 s windows kept (and of those unannotated) "
-        "and dropped per reason, and windows per label under the scheme TestScheme, from the "
-        f"windowing stage ({inputs['qc']}).",
+        "Rows read, hours recorded and annotated, 10 s windows (starting every 10 s) kept (and "
+        "of those unannotated) and dropped per reason, and windows per label under the scheme "
+        f"TestScheme, from the windowing stage ({inputs['qc']}).",
     )
 
 

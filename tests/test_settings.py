@@ -25,6 +25,7 @@ def test_the_default_config_is_valid():
     typed, participants = settings.check(copy.deepcopy(DEFAULTS), SCHEMA)
     assert len(participants) == DEFAULTS["synthetic"]["participants"]
     assert typed.windows.samples == 3000
+    assert typed.windows.step == 30  # step_s unset: windows end to end
     assert typed.compare == settings.Compare(
         models=["cnn", "forest"],
         smoothing=["none", "hmm"],
@@ -60,6 +61,11 @@ def test_a_model_section_is_read_as_its_family_and_options():
     assert typed == {"cnn": settings.Model("cnn", {"width": 4})}
 
 
+def test_a_step_shorter_than_the_window_is_taken():
+    typed, _ = settings.check(with_("windows", step_s=15), SCHEMA)
+    assert typed.windows.step == 15 and typed.windows.samples == 3000
+
+
 def test_a_test_fraction_instead_of_test_participants_is_taken():
     typed, _ = settings.check(with_("split", test=[], test_fraction=0.3), SCHEMA)
     assert typed.split.test == [] and typed.split.test_fraction == 0.3
@@ -86,6 +92,19 @@ def test_a_test_fraction_instead_of_test_participants_is_taken():
             r"^config spectrogram.hop_length: 121 is longer than n_fft 120",
         ),
         (with_("spectrogram", window="hannn"), r"^config spectrogram.window: 'hannn'"),
+        (
+            with_("windows", step_s=45),
+            r"^config windows.step_s: 45 s is longer than windows.length_s 30 s, which would skip",
+        ),
+        (
+            with_("windows", step_s=0),
+            r"^config windows.step_s: 0 is less than or equal to the minimum of 0$",
+        ),
+        (
+            with_("windows", step_s=14),
+            r"^config nonwear: window_minutes 60 must be a multiple of step_minutes 15, and that "
+            r"of the windows' step 14 s \(windows.step_s, or windows.length_s when it is unset\)$",
+        ),
         (
             with_("split", test_fraction=0.3),
             r"^config split: give either test \(ids and ranges\) or test_fraction, not both",
@@ -162,6 +181,10 @@ def test_command_line_strings_are_read_by_the_schema_type():
     config = with_("train", max_epochs="3", learning_rate="1e-3")
     settings.check(config, SCHEMA)
     assert config["train"]["max_epochs"] == 3 and config["train"]["learning_rate"] == 0.001
+    # A setting that may also be null: --config "windows={step_s: 15}".
+    config = with_("windows", step_s="15")
+    settings.check(config, SCHEMA)
+    assert config["windows"]["step_s"] == 15.0
 
 
 def capture24_folder(folder, pids=("P001", "P002", "P003", "P004", "P101", "P102")):

@@ -174,7 +174,7 @@ def test_recorded_hours_count_steps_up_to_twice_the_median():
     assert annotated_hours * 3.6e6 == pytest.approx(10 + 15 + 10 + 10)
 
 
-def test_processed_data_cut_under_other_settings_is_refused_with_the_matching_rate(tmp_path, rng):
+def test_processed_data_cut_under_other_settings_is_refused_saying_they_overlap(tmp_path, rng):
     # 30 s windows of 3000 samples at 100 Hz, configured as 60 s at 50 Hz (also 3000 samples).
     still = np.tile(np.float32([0, 0, 1]), (10, 3000, 1))
     folder = processed_data(tmp_path, still, ["P001"] * 10, rng)
@@ -182,12 +182,29 @@ def test_processed_data_cut_under_other_settings_is_refused_with_the_matching_ra
     with pytest.raises(
         DataError,
         match=rf"^{folder}/T.npy: participant 'P001''s windows start 30 s apart \(the most "
-        r"common step\), less than windows.length_s 60 s: 3000-sample windows at "
-        r"windows.sample_rate 50 Hz would overlap, which processed_data's never do; for 3000 "
-        r"samples every 30 s, set windows.sample_rate: 100 and windows.length_s: 30$",
+        r"common step\), less than windows.length_s 60 s \(windows.step_s is unset\), so its "
+        r"3000-sample windows of 60 s at windows.sample_rate 50 Hz overlap; set "
+        r"windows.step_s: 30 to take them as overlapping windows 30 s apart \(if they do not "
+        r"overlap, windows.length_s and windows.sample_rate do not describe them\)$",
     ):
         npy.window_arrays(folder, "P001", wrong)
     npy.window_arrays(folder, "P001", WINDOWS)  # the settings that describe them
+
+
+def test_processed_data_with_half_overlapping_windows_is_taken_with_their_step(tmp_path, rng):
+    # 30 s windows of 3000 samples at 100 Hz starting every 15 s: 50% overlap.
+    still = np.tile(np.float32([0, 0, 1]), (10, 3000, 1))
+    folder = processed_data(tmp_path, still, ["P001"] * 10, rng)
+    np.save(folder / "T.npy", START + np.arange(10) * np.timedelta64(15, "s"))
+    with pytest.raises(DataError, match=r"windows start 15 s apart .* set windows.step_s: 15 "):
+        npy.window_arrays(folder, "P001", WINDOWS)
+    ds = npy.window_arrays(folder, "P001", dataclasses.replace(WINDOWS, step_s=15))
+    assert ds.sizes["window"] == 10 and ds.attrs["window_step_s"] == 15
+    # The union of the windows: 0 s to 9 * 15 + 30 s, not ten windows' 300 s.
+    assert ds.attrs["hours_recorded"] == pytest.approx(165 / 3600)
+    # A step longer than the data's is refused too: the windows overlap more than it says.
+    with pytest.raises(DataError, match=r"less than windows.step_s 20 s, so .* set windows.step_s"):
+        npy.window_arrays(folder, "P001", dataclasses.replace(WINDOWS, step_s=20))
 
 
 def test_a_repeated_start_is_refused_naming_the_participant_and_time(tmp_path, rng):

@@ -122,6 +122,7 @@ def test_every_array_is_checksummed_and_every_chunk_written(tmp_path):
         window="hann",
         sample_rate=100,
         window_length_s=0.2,
+        window_step_s=0.2,
     )
     write_dataset(
         ds.chunk({"window": 16}), tmp_path / "z.zarr", chunks={"spectrogram": (16, 3, 5, 4)}

@@ -15,7 +15,7 @@ from spectrohar.sources import capture24, npy
 
 START = np.datetime64("2016-11-13T02:18:00", "ns")
 SOURCE = {"kind": "capture24", "path": "unused", "participants": [], "on_error": "stop"}
-WINDOWS = Windows(length_s=30, sample_rate=100, resample=False, unit="g")
+WINDOWS = Windows(length_s=30, step_s=None, sample_rate=100, resample=False, unit="g")
 
 
 def build_store(recording, store, participant, on_error="stop", **changes):
@@ -34,14 +34,16 @@ def grid(n, step_ms=10):
     return START + (np.arange(n) * step_ms * 1_000_000).astype("timedelta64[ns]")
 
 
-def cut(time, acceleration, annotation):
-    """make_windows at 100 Hz in 30 s; the recording's counts, checked elsewhere, left at 0."""
+def cut(time, acceleration, annotation, step_s=30):
+    """make_windows at 100 Hz in 30 s, `step_s` apart; the recording's counts, checked
+    elsewhere, left at 0."""
     return windows.make_windows(
         time,
         acceleration,
         np.asarray(annotation, dtype=object),
         sample_rate=100,
         window_length_s=30,
+        window_step_s=step_s,
         rows_read=0,
         hours_recorded=0.0,
         hours_annotated=0.0,
@@ -89,6 +91,39 @@ def test_a_gap_drops_the_windows_it_cuts_and_realigns_nothing(rng):
     assert list(starts) == [0, 90, 120]
     # Bins 1 (1000 samples) and 2 (empty, inside the gap) are incomplete; the last has 0 left.
     assert ds.attrs["windows_dropped"]["incomplete"] == 2
+
+
+def test_overlapping_windows_start_every_step_and_take_their_own_samples_mode(rng):
+    # Three minutes: 'a' for 50 s, 'b' for 50 s, 'c' for 80 s; a NaN at 62 s. 30 s windows every
+    # 15 s start at 0, 15, ..., 165 s: the one at 165 s holds 15 s (incomplete), those at 45 and
+    # 60 s hold the NaN. Modes by hand: [30, 60) is 20 s of 'a', 10 of 'b'; [75, 105) 25 of
+    # 'b', 5 of 'c'; [90, 120) 10 of 'b', 20 of 'c'.
+    n = 180 * 100
+    acceleration = rng.normal(size=(n, 3)).astype(np.float32)
+    acceleration[6200, 1] = np.nan
+    annotation = ["a"] * 5000 + ["b"] * 5000 + ["c"] * 8000
+    ds = cut(grid(n), acceleration, annotation, step_s=15)
+    starts = (ds.window_start.values - START) / np.timedelta64(1, "s")
+    assert list(starts) == [0, 15, 30, 75, 90, 105, 120, 135, 150]
+    assert list(ds.annotation.values) == ["a", "a", "a", "b", "c", "c", "c", "c", "c"]
+    assert ds.attrs["windows_dropped"] == {"incomplete": 1, "nan": 2, "infinite": 0}
+    assert ds.attrs["windows_kept"] == 9
+    assert ds.attrs["window_length_s"] == 30 and ds.attrs["window_step_s"] == 15
+    np.testing.assert_array_equal(ds.acceleration.values[1], acceleration[1500:4500])
+    np.testing.assert_array_equal(ds.acceleration.values[3], acceleration[7500:10500])
+
+
+def test_the_windows_rule_cuts_at_the_configured_step(tmp_path, rng):
+    n = 120 * 100
+    recording = write_recording(
+        tmp_path / "P001.csv", "2016-11-13 02:18:00", np.tile([0, 0, 1.0], (n, 1)), ["a"] * n
+    )
+    build_store(recording, tmp_path / "P001.zarr", "P001", step_s=10)
+    ds = xr.open_zarr(tmp_path / "P001.zarr")
+    starts = (ds.window_start.values - START) / np.timedelta64(1, "s")
+    assert list(starts) == list(range(0, 91, 10)) and ds.attrs["window_step_s"] == 10
+    # Recorded hours are the recording's, whatever the windows' overlap.
+    assert ds.attrs["hours_recorded"] == pytest.approx(120 / 3600)
 
 
 def test_na_majority_is_unannotated_even_with_annotations_present(rng):
@@ -381,6 +416,7 @@ def test_ten_second_windows(rng):
         np.array(["a"] * n, dtype=object),
         sample_rate=100,
         window_length_s=10,
+        window_step_s=10,
         rows_read=n,
         hours_recorded=0.0,
         hours_annotated=0.0,

@@ -83,9 +83,14 @@ def _samples(windows) -> int:
     return round(windows.length_s * windows.sample_rate)
 
 
+def _step(windows) -> float:
+    """Seconds from one window's start to the next: step_s, or the window length when unset."""
+    return windows.length_s if windows.step_s is None else windows.step_s
+
+
 Source = _section_type("source", "Source")
 Synthetic = _section_type("synthetic", "Synthetic")
-Windows = _section_type("windows", "Windows", samples=property(_samples))
+Windows = _section_type("windows", "Windows", samples=property(_samples), step=property(_step))
 Labels = _section_type("labels", "Labels")
 Spectrogram = _section_type("spectrogram", "Spectrogram")
 Split = _section_type("split", "Split")
@@ -177,7 +182,9 @@ def _typed(value, schema):
         return {key: _typed(item, properties.get(key, {})) for key, item in value.items()}
     if isinstance(value, list):
         return [_typed(item, schema.get("items", {})) for item in value]
-    parse = {"integer": int, "number": float}.get(str(schema.get("type")))
+    kinds = schema.get("type", [])
+    kinds = [kinds] if isinstance(kinds, str) else kinds  # [number, "null"]: a number or null
+    parse = next((p for k, p in (("integer", int), ("number", float)) if k in kinds), None)
     if isinstance(value, str) and parse:
         try:
             return parse(value)
@@ -216,11 +223,18 @@ def check(config, schema_path=SCHEMA) -> tuple[Settings, list[str]]:
         scipy.signal.get_window(stft.window, stft.n_fft)
     except ValueError as error:
         raise DataError(f"config spectrogram.window: {stft.window!r}: {error}") from None
+    if windows.step > windows.length_s:
+        raise DataError(
+            f"config windows.step_s: {windows.step_s} s is longer than windows.length_s "
+            f"{windows.length_s} s, which would skip the samples between windows (windows "
+            "further apart in the data are gaps, taken as they are)"
+        )
     rule = settings.nonwear
-    if rule.window_minutes % rule.step_minutes or (rule.step_minutes * 60) % windows.length_s:
+    if rule.window_minutes % rule.step_minutes or (rule.step_minutes * 60) % windows.step:
         raise DataError(
             f"config nonwear: window_minutes {rule.window_minutes} must be a multiple of "
-            f"step_minutes {rule.step_minutes}, and that of windows.length_s {windows.length_s} s"
+            f"step_minutes {rule.step_minutes}, and that of the windows' step {windows.step:g} s "
+            "(windows.step_s, or windows.length_s when it is unset)"
         )
     if bool(settings.split.test) == (settings.split.test_fraction is not None):
         raise DataError(

@@ -214,6 +214,7 @@ def build(window_store, store, *, threads) -> None:
         annotation=windows.annotation,
         sample_rate=sample_rate,
         window_length_s=windows.attrs["window_length_s"],
+        window_step_s=windows.attrs["window_step_s"],
         feature_descriptions=FEATURES,
         method="spectrohar.cache.features.window_features",
         spectrohar_version=__version__,

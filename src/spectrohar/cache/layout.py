@@ -6,9 +6,13 @@ annotation UNANNOTATED, for prediction; the labels give it none, so it is left o
 and evaluation. The store's attributes say how the windows were cut, how many were kept (and how
 many of those are unannotated) and how many dropped per reason, the rows read, the hours the
 recording covers and the hours of it annotated, and in `time_zone` which clock `window_start`
-follows. The spectrogram store (one per participant too) holds log STFT magnitudes (window,
-channel, frequency, frame), frequencies in Hz and frame centres in seconds from the window start,
-each window's participant, start and raw annotation; its attributes give the STFT's parameters.
+follows. Every store gives its windows' length (`window_length_s`) and the step between
+consecutive windows' starts (`window_step_s`, shorter than the length where windows overlap):
+a stretch of windows one step apart is contiguous (the HMM's runs), and a window stands for one
+step of time (the daily hours). The spectrogram store (one per participant too) holds log STFT
+magnitudes (window, channel, frequency, frame), frequencies in Hz and frame centres in seconds
+from the window start, each window's participant, start and raw annotation; its attributes give
+the STFT's parameters.
 The feature store (one per participant as well) holds hand-crafted features (window, feature),
 named by its `feature` coordinate, with each window's participant, start and raw annotation. None
 of them holds labels: the scheme is applied where the stores are read (`labels.labelling`), so a
@@ -44,6 +48,7 @@ def window_dataset(
     *,
     sample_rate,
     window_length_s,
+    window_step_s,
     rows_read,
     hours_recorded,
     hours_annotated,
@@ -72,6 +77,7 @@ def window_dataset(
             ),
             "sample_rate": sample_rate,
             "window_length_s": window_length_s,
+            "window_step_s": window_step_s,
             "rows_read": rows_read,
             "hours_recorded": hours_recorded,
             "hours_annotated": hours_annotated,
@@ -102,6 +108,7 @@ def spectrogram_dataset(
     window,
     sample_rate,
     window_length_s,
+    window_step_s,
     **attrs,
 ) -> xr.Dataset:
     """(window, channel, frequency, frame) log STFT magnitudes (kept lazy if a dask array),
@@ -138,6 +145,7 @@ def spectrogram_dataset(
             "channels": list(channels),
             "sample_rate": sample_rate,
             "window_length_s": window_length_s,
+            "window_step_s": window_step_s,
             **attrs,
         },
     )
@@ -152,6 +160,7 @@ def feature_dataset(
     annotation,
     sample_rate,
     window_length_s,
+    window_step_s,
     **attrs,
 ) -> xr.Dataset:
     """(window, feature) features of windows (kept lazy if a dask array), each named in `names`,
@@ -166,5 +175,10 @@ def feature_dataset(
             "window_start": ("window", np.asarray(window_start, dtype="datetime64[ns]")),
             "annotation": ("window", np.asarray(annotation, dtype=STRING)),
         },
-        attrs={"sample_rate": sample_rate, "window_length_s": window_length_s, **attrs},
+        attrs={
+            "sample_rate": sample_rate,
+            "window_length_s": window_length_s,
+            "window_step_s": window_step_s,
+            **attrs,
+        },
     )

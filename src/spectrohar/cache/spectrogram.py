@@ -120,6 +120,7 @@ def build(window_store, store, *, spectrogram, threads) -> None:
         annotation=windows.annotation,
         sample_rate=windows.attrs["sample_rate"],
         window_length_s=windows.attrs["window_length_s"],
+        window_step_s=windows.attrs["window_step_s"],
         scaling=SCALING,
         dtype=spectrogram.dtype,  # what a model trained on the store was fed, rounding included
         spectrohar_version=__version__,

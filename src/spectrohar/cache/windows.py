@@ -1,8 +1,9 @@
 """Raw recordings -> fixed-length windows, following the Capture-24 tutorial's conventions.
 
-Windows are bins of `window_length_s` counted from the first timestamp. A window is kept when it
-holds exactly `window_length_s * sample_rate` samples, all of them finite; its annotation is the
-most common raw annotation over its samples (NA counted as a value, a tie going to an annotation).
+Windows of `window_length_s` start every `window_step_s` from the first timestamp (one window
+length by default: bins end to end; less: overlapping windows). A window is kept when it holds
+exactly `window_length_s * sample_rate` samples, all of them finite; its annotation is the most
+common raw annotation over its samples (NA counted as a value, a tie going to an annotation).
 A window whose most common annotation is NA is kept too, as UNANNOTATED (a later stage predicts
 on it), and counted. Every drop is counted by reason. The tutorial's processed_data arrays
 (already windows) go into the same per-participant stores.
@@ -80,17 +81,19 @@ def resample_recording(time, acceleration, annotation, sample_rate):
 
 
 def make_windows(
-    time, acceleration, annotation, *, sample_rate, window_length_s, **counts
+    time, acceleration, annotation, *, sample_rate, window_length_s, window_step_s, **counts
 ) -> xr.Dataset:
-    """Cut one recording into windows: (window, sample, axis) acceleration with start and
-    annotation; `counts` (rows_read, hours_recorded, hours_annotated) are the recording's as
-    read, before any resampling."""
+    """Cut one recording (`time` increasing) into windows starting every `window_step_s`:
+    (window, sample, axis) acceleration with start and annotation; `counts` (rows_read,
+    hours_recorded, hours_annotated) are the recording's as read, before any resampling. Every
+    start up to the last timestamp is a window, kept or dropped (and counted)."""
     window_samples = round(window_length_s * sample_rate)
-    length = window_length(window_length_s)
-    bins = (time - time[0]) // length
-    samples_per_bin = np.bincount(bins)
-    complete = np.flatnonzero(samples_per_bin == window_samples)
-    samples = np.searchsorted(bins, complete)[:, None] + np.arange(window_samples)
+    step = window_length(window_step_s)
+    starts = time[0] + np.arange((time[-1] - time[0]) // step + 1) * step
+    first = np.searchsorted(time, starts)
+    held = np.searchsorted(time, starts + window_length(window_length_s)) - first
+    complete = np.flatnonzero(held == window_samples)
+    samples = first[complete][:, None] + np.arange(window_samples)
 
     codes, annotations = pd.factorize(annotation, sort=True)
     unannotated = len(annotations)  # NA votes get the last code, so ties prefer a real annotation
@@ -107,15 +110,15 @@ def make_windows(
     has_nan = np.isnan(windows).any(axis=(1, 2))
     has_inf = np.isinf(windows).any(axis=(1, 2)) & ~has_nan
     keep = ~has_nan & ~has_inf
-    start = time[0] + complete[keep] * length
     return window_dataset(
         windows[keep],
-        start,
+        starts[complete[keep]],
         annotations[mode[keep]],
         sample_rate=sample_rate,
         window_length_s=window_length_s,
+        window_step_s=window_step_s,
         windows_dropped={
-            "incomplete": len(samples_per_bin) - len(complete),
+            "incomplete": len(starts) - len(complete),
             "nan": has_nan.sum(),
             "infinite": has_inf.sum(),
         },
@@ -182,6 +185,7 @@ def window_recording(recording, time, acceleration, annotation, time_zone, windo
         annotation,
         sample_rate=sample_rate,
         window_length_s=windows.length_s,
+        window_step_s=windows.step,
         rows_read=rows_read,
         hours_recorded=hours_recorded,
         hours_annotated=hours_annotated,
@@ -212,6 +216,7 @@ def build(inputs, store, participant, *, read, source, windows) -> None:
             windows_dropped={},
             sample_rate=windows.sample_rate,
             window_length_s=windows.length_s,
+            window_step_s=windows.step,
         )
     ds = participant_windows(ds, participant, os.path.commonpath(list(inputs.values())))
     write_dataset(ds, store, chunks={"acceleration": (CHUNK_WINDOWS, *ds.acceleration.shape[1:])})

@@ -60,13 +60,14 @@ FAMILIES = {
 @dataclasses.dataclass(frozen=True)
 class Loaded:
     """A saved model: its `classes`, the `inputs` settings of the stores it was trained on (by
-    the name of the store attribute, or else coordinate, that holds each: window_length_s and
-    sample_rate among them), the `labels` settings it was trained under, the device it runs on,
-    and two ways to predict. `predict_set(stores, split_table, name, labelling, memory_mb)` reads
-    set `name` of the split table from the family's stores and gives the windows' coordinates and
-    class probabilities; `predict_windows(acceleration)` gives the class probabilities of
-    (window, sample, axis) acceleration in g, axes in layout.AXES order, computing the model's
-    inputs the way its stores were made."""
+    the name of the store attribute, or else coordinate, that holds each: window_length_s,
+    window_step_s and sample_rate among them), the `labels` settings it was trained under, the
+    device it runs on, and two ways to predict. `predict_set(stores, split_table, name,
+    labelling, memory_mb)` reads set `name` of the split table from the family's stores and
+    gives the windows' coordinates and class probabilities; `predict_windows(acceleration)`
+    gives the class probabilities of (window, sample, axis) acceleration in g, axes in
+    layout.AXES order, computing the model's inputs the way its stores were made. Its windows
+    start `window_step_s` apart, as in training."""
 
     classes: list
     inputs: dict
@@ -79,6 +80,11 @@ class Loaded:
     def window_length_s(self) -> float:
         """The length of the windows it takes, in seconds."""
         return self.inputs["window_length_s"]
+
+    @property
+    def window_step_s(self) -> float:
+        """The step between the starts of the windows it takes, in seconds."""
+        return self.inputs["window_step_s"]
 
     @property
     def sample_rate(self) -> float:

@@ -157,7 +157,16 @@ def fit(
 
 # The settings of the spectrogram stores a network was trained on that its inputs depend on: a
 # store it predicts on must have the same, a recording's windows are made with them.
-INPUTS = ("window_length_s", "sample_rate", "channels", "n_fft", "hop_length", "window", "dtype")
+INPUTS = (
+    "window_length_s",
+    "window_step_s",
+    "sample_rate",
+    "channels",
+    "n_fft",
+    "hop_length",
+    "window",
+    "dtype",
+)
 
 
 def load(checkpoint, device, threads) -> Loaded:

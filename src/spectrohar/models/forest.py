@@ -81,6 +81,9 @@ def forest_probabilities(model: RandomForestClassifier, x):
 # What a saved forest holds besides plain values: scikit-learn's tree arrays. skops reads nothing
 # else back, so a planted file runs no code.
 TRUSTED = ["sklearn.tree._tree.Tree"]
+# The feature stores' window settings a forest is saved with: a store it predicts on must have
+# the same, a recording's windows are cut with them.
+WINDOWS = ("window_length_s", "window_step_s", "sample_rate")
 
 
 def set_features(stores, split_table, name, labelling) -> tuple[np.ndarray, xr.Dataset]:
@@ -178,7 +181,7 @@ def fit(
         {
             "model": model,
             "classes": model.classes_.tolist(),
-            "windows": {name: store.attrs[name] for name in ("window_length_s", "sample_rate")},
+            "windows": {name: store.attrs[name] for name in WINDOWS},
             "features": store.feature.values.tolist(),
             "labels": dataclasses.asdict(labels),
             "versions": versions(),
@@ -196,7 +199,7 @@ def load(model_file, device, threads) -> Loaded:
     with saved_contents(model_file, "forest", saved):
         # The feature stores' settings: their windows' and the names of their features.
         inputs = {
-            **{name: saved["windows"][name] for name in ("window_length_s", "sample_rate")},
+            **{name: saved["windows"][name] for name in WINDOWS},
             "feature": list(saved["features"]),
         }
         labels = Labels(**saved["labels"])

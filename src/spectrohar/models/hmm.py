@@ -7,7 +7,9 @@ predictions, and each run of contiguous windows is decoded with the Viterbi algo
 
 Order: every function here takes windows grouped by participant, each participant's windows in
 increasing `window_start` (the order the windows and predict stages write them). A run is a
-stretch of such windows, each starting exactly one window length after the one before it.
+stretch of such windows, each starting exactly one step (the stores' `window_step_s`, the window
+length unless windows overlap) after the one before it; the transitions are per step, so the
+HMM file names the step and smooths only windows of that step.
 """
 
 import json
@@ -43,9 +45,9 @@ class HMM:
     emission: np.ndarray
 
 
-def contiguous_runs(participant, window_start, window_length_s) -> np.ndarray:
+def contiguous_runs(participant, window_start, window_step_s) -> np.ndarray:
     """Run id (0, 1, ...) per window: a new run starts at a new participant or where a window does
-    not start exactly `window_length_s` after the one before it. The windows must be grouped by
+    not start exactly `window_step_s` after the one before it. The windows must be grouped by
     participant and in increasing `window_start` within each (ValueError otherwise): the ids
     follow the given order, so that they line up with the caller's rows."""
     participant = pd.factorize(np.asarray(participant, dtype=object))[0]
@@ -58,7 +60,7 @@ def contiguous_runs(participant, window_start, window_length_s) -> np.ndarray:
     # Grouped: one change of participant fewer than participants (factorize codes 0 ... n - 1).
     if (~same_participant).sum() != participant.max():
         raise ValueError("windows out of order: a participant's windows are not all together")
-    new_run = ~same_participant | (step != window_length(window_length_s))
+    new_run = ~same_participant | (step != window_length(window_step_s))
     return np.r_[0, np.cumsum(new_run)]
 
 
@@ -166,7 +168,7 @@ def build(predictions, window_stores, split_table, dictionary, smoothed, hmm_fil
     for path in window_stores:
         ds = open_store(path)  # its coordinates: no acceleration is read
         if ds.attrs["participant"] in training:
-            window_length_s = ds.attrs["window_length_s"]
+            window_length_s, window_step_s = ds.attrs["window_length_s"], ds.attrs["window_step_s"]
             sequences.append(
                 pd.DataFrame(
                     {
@@ -180,14 +182,14 @@ def build(predictions, window_stores, split_table, dictionary, smoothed, hmm_fil
     validation = table[table.set == "validation"]
     model = fit_hmm(
         train.label,
-        contiguous_runs(train.participant, train.window_start, window_length_s),
+        contiguous_runs(train.participant, train.window_start, window_step_s),
         validation.label,
         validation.predicted,
         classes,
     )
     parts = []
     for _, rows in table.groupby("set", sort=False):
-        runs = contiguous_runs(rows.participant, rows.window_start, window_length_s)
+        runs = contiguous_runs(rows.participant, rows.window_start, window_step_s)
         parts.append(rows.assign(predicted=smooth(model, rows.predicted, runs)))
     out = pd.concat(parts)
     out.attrs = {**table.attrs, "smoothing": "hmm"}
@@ -197,6 +199,7 @@ def build(predictions, window_stores, split_table, dictionary, smoothed, hmm_fil
             {
                 "classes": list(model.classes),
                 "window_length_s": window_length_s,
+                "window_step_s": window_step_s,
                 **{
                     name: getattr(model, name).tolist()
                     for name in ("start", "transition", "emission")
@@ -207,22 +210,24 @@ def build(predictions, window_stores, split_table, dictionary, smoothed, hmm_fil
     )
 
 
-def load_hmm(path, classes, window_length_s, model_file) -> HMM:
+def load_hmm(path, classes, window_length_s, window_step_s, model_file) -> HMM:
     """The HMM that the smooth rule saved at `path` (hmm.json), which must be over the `classes`
-    and the `window_length_s` windows of the model saved at `model_file`."""
+    and the `window_length_s` windows, `window_step_s` apart, of the model saved at
+    `model_file`."""
     try:
         saved = json.loads(Path(path).read_text())
-        saved_classes, saved_length = saved["classes"], saved["window_length_s"]
+        saved_classes = saved["classes"]
+        saved_windows = saved["window_length_s"], saved["window_step_s"]
         k = len(saved_classes)
         shapes = {"start": (k,), "transition": (k, k), "emission": (k, k)}
         arrays = {name: np.asarray(saved[name], float) for name in shapes}
         if not (
             all(isinstance(name, str) for name in saved_classes)
-            and isinstance(saved_length, int | float)
+            and all(isinstance(value, int | float) for value in saved_windows)
             and all(arrays[name].shape == shape for name, shape in shapes.items())
             and all(((0 <= array) & (array <= 1)).all() for array in arrays.values())
         ):
-            raise ValueError("its classes, window length and probabilities do not fit together")
+            raise ValueError("its classes, windows and probabilities do not fit together")
     # OSError: unreadable; ValueError: no JSON (UnicodeDecodeError and JSONDecodeError are
     # ValueErrors) or no numbers; KeyError, TypeError: JSON of another shape.
     except (OSError, ValueError, KeyError, TypeError) as error:
@@ -230,10 +235,11 @@ def load_hmm(path, classes, window_length_s, model_file) -> HMM:
         raise DataError(
             f"{path}: not read, as it is no HMM the smooth rule saved ({reason})"
         ) from None
-    if saved_classes != list(classes) or saved_length != window_length_s:
+    if saved_classes != list(classes) or saved_windows != (window_length_s, window_step_s):
         raise DataError(
             f"{path}: is an HMM over the classes {', '.join(saved_classes)} of "
-            f"{saved_length:g} s windows, not over those of the model in "
-            f"{model_file} ({', '.join(classes)} of {window_length_s:g} s windows)"
+            f"{saved_windows[0]:g} s windows every {saved_windows[1]:g} s, not over those of the "
+            f"model in {model_file} ({', '.join(classes)} of {window_length_s:g} s windows every "
+            f"{window_step_s:g} s)"
         )
     return HMM(classes=tuple(saved_classes), **arrays)

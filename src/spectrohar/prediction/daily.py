@@ -1,11 +1,13 @@
 """A recording's predictions per calendar day: the time in each class, non-wear and no data.
 
 Days run midnight to midnight of the timestamps' own wall clock (the stores' naive
-`window_start`), so every day is 24 h long. A window covers [start, start + length); consecutive
-windows of one state (a class, or non-wear whatever the prediction) merge into runs, and a run is
-cut at each midnight it crosses, so a window over midnight counts on both days in proportion.
-Every calendar day from the recording's first to its last is summarised, days entirely in a gap
-too; time before the first window, after the last and in gaps is no data.
+`window_start`), so every day is 24 h long. A window covers [start, start + step), the step from
+one window's start to the next (the window length unless windows overlap: overlapping windows
+count each instant once); consecutive windows of one state (a class, or non-wear whatever the
+prediction) merge into runs, and a run is cut at each midnight it crosses, so a window over
+midnight counts on both days in proportion. Every calendar day from the recording's first to its
+last is summarised, days entirely in a gap too; time before the first window, after the last and
+in gaps is no data.
 
 A day is complete when at least 21 h of it were worn and recorded, stepcount's bar for its
 adjusted daily estimates (OxWearables; "up to 3h/d missingness"): the first and last days of a
@@ -23,7 +25,7 @@ DAY = np.timedelta64(1, "D").astype("timedelta64[ns]")
 MIN_WEAR_HOURS = 21.0  # a complete day's least time worn and recorded
 
 
-def day_runs(window_start, window_length_s, predicted, non_wear, classes) -> pd.DataFrame:
+def day_runs(window_start, window_step_s, predicted, non_wear, classes) -> pd.DataFrame:
     """Runs of consecutive windows in one state, cut at midnight: each run's `date` (its day's
     midnight), `start`, `end` (datetime64) and `state`, a categorical of `classes` and NON_WEAR
     (which non-wear windows take whatever their prediction)."""
@@ -32,9 +34,9 @@ def day_runs(window_start, window_length_s, predicted, non_wear, classes) -> pd.
     start = np.asarray(window_start, dtype="datetime64[ns]")
     if start.size == 0:
         raise ValueError("no windows to summarise")
-    end = start + window_length(window_length_s)
+    end = start + window_length(window_step_s)
     if np.any(start[1:] < end[:-1]):
-        raise ValueError("window starts must increase by at least the window length")
+        raise ValueError("window starts must increase by at least the windows' step")
     predicted = np.asarray(predicted, dtype=object)
     codes = pd.Index(classes).get_indexer(predicted)
     if np.any(codes < 0):
@@ -71,7 +73,7 @@ def recording_days(runs) -> np.ndarray:
 
 def daily_summary(
     window_start,
-    window_length_s,
+    window_step_s,
     predicted,
     non_wear,
     classes,
@@ -81,7 +83,7 @@ def daily_summary(
     """One row per calendar day of `recording`'s windows: hours_<class> for each of `classes`
     (non-wear windows left out), hours_non_wear, hours_no_data (the rest of the 24 h) and
     `complete`, whether the class hours (time worn and recorded) reach `min_wear_hours`."""
-    runs = day_runs(window_start, window_length_s, predicted, non_wear, classes)
+    runs = day_runs(window_start, window_step_s, predicted, non_wear, classes)
     days = recording_days(runs)
     ns = np.zeros((len(days), len(classes) + 1), dtype=np.int64)  # integers: each day sums to 24 h
     where = ((runs["date"].values - days[0]) // DAY, runs["state"].cat.codes.values)

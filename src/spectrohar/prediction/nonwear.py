@@ -5,7 +5,9 @@ The thresholds are van Hees 2013's as GGIR sets them (`detect_nonwear_clipping`:
 `nonwear_approach = "2023"`, its default since GGIR 3.0:
 
 - Time is cut into 15-minute blocks on the timestamps' clock (00:00, 00:15, ...); a 30 s window
-  belongs to the block its start falls in.
+  belongs to the block its start falls in. Windows that overlap (a step apart, less than their
+  length) each give the statistics of their first step of samples, the time they stand for, so
+  that blocks and hours hold each sample once, as they do without overlap.
 - A 60-minute window starts at every block. An axis is still in it when both its standard
   deviation (over every sample, n - 1 in the denominator as R's `sd`) is below 13 mg and its
   value range is below 50 mg: GGIR's code tests both, the range and within it the deviation.
@@ -40,13 +42,15 @@ from spectrohar.settings import NonWearRule
 DEFAULT_RULE = NonWearRule()  # the default config's
 
 
-def window_statistics(acceleration) -> xr.Dataset:
-    """Per window and axis of (window, sample, axis) `acceleration` in g: the mean, the sum
-    of squares about it (`m2`), the minimum and the maximum, in float64; the samples per window
-    in the attributes. Lazy when `acceleration` is a dask-backed DataArray."""
+def window_statistics(acceleration, step_samples=None) -> xr.Dataset:
+    """Per window and axis of (window, sample, axis) `acceleration` in g, over its first
+    `step_samples` samples (windows that overlap: those up to the next window's start; None:
+    all): the mean, the sum of squares about it (`m2`), the minimum and the maximum, in float64;
+    the samples per window in the attributes. Lazy when `acceleration` is a dask-backed
+    DataArray."""
     if not isinstance(acceleration, xr.DataArray):
         acceleration = xr.DataArray(acceleration, dims=WINDOW_DIMS)
-    a = acceleration.astype("float64")
+    a = acceleration.isel(sample=slice(step_samples)).astype("float64")
     mean = a.mean("sample", skipna=False)
     return xr.Dataset(
         {
@@ -59,20 +63,20 @@ def window_statistics(acceleration) -> xr.Dataset:
     )
 
 
-def hour_statistics(statistics, window_start, window_length_s, rule=DEFAULT_RULE) -> xr.Dataset:
+def hour_statistics(statistics, window_start, window_step_s, rule=DEFAULT_RULE) -> xr.Dataset:
     """Per (hour, axis), for the `rule.window_minutes` hour starting at each block from the
     first window's: the standard deviation and value range of the samples of the windows
     starting in it, and whether none of its windows is missing (`complete`), from the windows'
-    `window_statistics`, starts (datetime64, increasing) and length in seconds."""
+    `window_statistics`, starts (datetime64, increasing) and step between starts in seconds."""
     start = np.asarray(window_start, dtype="datetime64[ns]").view("int64")
     step_ns = rule.step_minutes * 60 * 10**9
-    window_ns = window_length(window_length_s).astype("int64")
-    if step_ns % window_ns:
+    window_step_ns = window_length(window_step_s).astype("int64")
+    if step_ns % window_step_ns:
         raise ValueError(
-            f"{window_length_s} s windows do not fill {rule.step_minutes}-minute blocks evenly"
+            f"windows every {window_step_s} s do not fill {rule.step_minutes}-minute blocks evenly"
         )
-    if np.any(np.diff(start) < window_ns):
-        raise ValueError("window starts must increase by at least the window length")
+    if np.any(np.diff(start) < window_step_ns):
+        raise ValueError("window starts must increase by at least the windows' step")
     if start.size == 0:
         raise ValueError("no windows to judge")
     n = statistics.attrs["samples_per_window"]
@@ -115,16 +119,16 @@ def hour_statistics(statistics, window_start, window_length_s, rule=DEFAULT_RULE
                 hour(block_max).max(axis=-1) - hour(block_min).min(axis=-1),
                 {"units": "g"},
             ),
-            "complete": ("hour", windows[:, 0] == blocks_per_hour * step_ns // window_ns),
+            "complete": ("hour", windows[:, 0] == blocks_per_hour * step_ns // window_step_ns),
         },
         coords={"hour_start": ("hour", hour_start.astype("datetime64[ns]"))},
     )
 
 
-def non_wear(statistics, window_start, window_length_s, rule=DEFAULT_RULE) -> np.ndarray:
+def non_wear(statistics, window_start, window_step_s, rule=DEFAULT_RULE) -> np.ndarray:
     """Whether each window is non-wear under `rule`, from the windows' `window_statistics`,
-    starts (datetime64, increasing) and length in seconds."""
-    hours = hour_statistics(statistics, window_start, window_length_s, rule)
+    starts (datetime64, increasing) and step between starts in seconds."""
+    hours = hour_statistics(statistics, window_start, window_step_s, rule)
     still = (
         hours["complete"].values[:, None]
         & (hours["std"].values < rule.std_mg / 1000)

@@ -2,7 +2,7 @@
 predict`, which share every function here, so that a recording gives the same table either way.
 
 A recording is read and cut into windows as the windows stage does it (its checks and their
-sentences included), with the window length and sample rate of the model, any other rate
+sentences included), with the window length, step and sample rate of the model, any other rate
 resampled. Every complete window gets the model's predicted class and class probabilities,
 computed from the windows as the model's stores were (STFT or features, with the settings in the
 model file), the class the run's HMM smooths it to where the run has one, a non-wear flag
@@ -57,7 +57,9 @@ def load_predictor(model_file, hmm_file=None, *, device="auto") -> Predictor:
     hmm = (
         None
         if hmm_file is None
-        else load_hmm(hmm_file, model.classes, model.window_length_s, model_file)
+        else load_hmm(
+            hmm_file, model.classes, model.window_length_s, model.window_step_s, model_file
+        )
     )
     return Predictor(str(model_file), model, hmm, model.device)
 
@@ -91,13 +93,15 @@ def predict_recording(recording, predictor: Predictor, *, unit, nonwear) -> pd.D
     `smoothed` class (with an HMM only), `non_wear` flag under the `nonwear` rule and each
     class's probability; accelerations read in `unit`. The attributes say what made it."""
     model = predictor.model
-    length_s = model.window_length_s
-    if (nonwear.step_minutes * 60) % length_s:
+    length_s, step_s = model.window_length_s, model.window_step_s
+    if (nonwear.step_minutes * 60) % step_s:
         raise DataError(
-            f"{predictor.model_file}: its {length_s:g} s windows do not fill the non-wear rule's "
-            f"{nonwear.step_minutes}-minute blocks evenly (config nonwear.step_minutes)"
+            f"{predictor.model_file}: its windows every {step_s:g} s do not fill the non-wear "
+            f"rule's {nonwear.step_minutes}-minute blocks evenly (config nonwear.step_minutes)"
         )
-    windows = Windows(length_s=length_s, sample_rate=model.sample_rate, resample=True, unit=unit)
+    windows = Windows(
+        length_s=length_s, step_s=step_s, sample_rate=model.sample_rate, resample=True, unit=unit
+    )
     ds = window_recording(recording, *read_recording(recording), windows)
     if not ds.sizes["window"]:
         raise DataError(
@@ -129,9 +133,10 @@ def predict_recording(recording, predictor: Predictor, *, unit, nonwear) -> pd.D
         }
     )
     if predictor.hmm is not None:
-        runs = contiguous_runs(np.zeros(len(start)), start, length_s)
+        runs = contiguous_runs(np.zeros(len(start)), start, step_s)
         table["smoothed"] = smooth(predictor.hmm, table.predicted, runs)
-    table["non_wear"] = non_wear(window_statistics(acceleration), start, length_s, nonwear)
+    statistics = window_statistics(acceleration, round(step_s * model.sample_rate))
+    table["non_wear"] = non_wear(statistics, start, step_s, nonwear)
     for column, values in probability_columns(classes, probabilities).items():
         table[column] = values
     table.attrs = {  # kept in the parquet file
@@ -140,6 +145,7 @@ def predict_recording(recording, predictor: Predictor, *, unit, nonwear) -> pd.D
         "smoothing": "none" if predictor.hmm is None else "hmm",
         "device": predictor.device,
         "window_length_s": length_s,
+        "window_step_s": step_s,
         "sample_rate": model.sample_rate,
         "time_zone": ds.attrs["time_zone"],
         "nonwear": dataclasses.asdict(nonwear),
@@ -164,7 +170,7 @@ def summarise(tables, summary, metrics) -> None:
         days.append(
             daily_summary(
                 table.window_start,
-                table.attrs["window_length_s"],
+                table.attrs["window_step_s"],
                 state,
                 table.non_wear,
                 table_classes(table),

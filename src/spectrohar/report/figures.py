@@ -209,11 +209,11 @@ def plot_comparison(table) -> Figure:
     return fig
 
 
-def plot_timelines(window_start, window_length_s, predicted, non_wear, classes, title) -> Figure:
+def plot_timelines(window_start, window_step_s, predicted, non_wear, classes, title) -> Figure:
     """A row per calendar day over 0-24 h: each run of windows (daily.day_runs) a band in its
     predicted class's colour, non-wear grey and hatched, time without data left blank."""
 
-    runs = day_runs(window_start, window_length_s, predicted, non_wear, classes)
+    runs = day_runs(window_start, window_step_s, predicted, non_wear, classes)
     days = recording_days(runs)
     # tab20's strong shades, then its pale ones, without its greys (non-wear's colour).
     tab20 = colormaps["tab20"].colors

@@ -145,9 +145,10 @@ confidence intervals from a bootstrap over the test participants
 <h2>Training</h2>{figure("training_curves")}{histories_html}
 <h2>Spectrograms</h2>{figure("spectrogram_examples")}
 <h2>Data quality per participant</h2>
-<p>Rows read, hours recorded and annotated, {ds.attrs["window_length_s"]:g} s windows kept (and
-of those unannotated) and dropped per reason, and windows per label under the scheme
-{esc(labels.scheme)}, from the windowing stage (<code>{esc(str(qc))}</code>).</p>
+<p>Rows read, hours recorded and annotated, {ds.attrs["window_length_s"]:g} s windows (starting
+every {ds.attrs["window_step_s"]:g} s) kept (and of those unannotated) and dropped per reason,
+and windows per label under the scheme {esc(labels.scheme)}, from the windowing stage
+(<code>{esc(str(qc))}</code>).</p>
 {quality.to_html(index=False, na_rep="")}
 <h2>Parameters</h2><pre>{esc(yaml.safe_dump(config, sort_keys=False))}</pre>
 <h2>Versions</h2><p>Of the packages that made the spectrogram stores (none listed where the stores
@@ -201,7 +202,7 @@ def predictions_page(tables, summary, metrics, page) -> None:
         attrs = table.attrs
         figure = plot_timelines(
             table.window_start,
-            attrs["window_length_s"],
+            attrs["window_step_s"],
             activity(table),
             table.non_wear,
             table_classes(table),
@@ -218,7 +219,8 @@ def predictions_page(tables, summary, metrics, page) -> None:
 <html><head><meta charset="utf-8"><title>{esc(title)}</title><style>{CSS}</style></head>
 <body><h1>{esc(title)}</h1>
 <p>The model in <code>{esc(attrs["model"])}</code>{smoothing}, on every complete
-{attrs["window_length_s"]:g} s window. Non-wear by van Hees et al. (2013) as GGIR applies it: an
+{attrs["window_length_s"]:g} s window, windows starting every {attrs["window_step_s"]:g} s, each
+standing for its step of time. Non-wear by van Hees et al. (2013) as GGIR applies it: an
 axis is still over {rule["window_minutes"]} minutes when its standard deviation is below
 {rule["std_mg"]:g} mg and its range below {rule["range_mg"]:g} mg; a {rule["step_minutes"]}-minute
 block with {rule["axes_still"]} still axes is non-wear, left out of the hours of each class. A day

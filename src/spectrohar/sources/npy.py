@@ -85,9 +85,9 @@ def read_processed(folder, windows):
 
 def check_starts(path, start, pid, windows) -> None:
     """Each participant's windows (`start` times, participant `pid`, of the file `path`) start
-    at distinct times, most often (the modal step between consecutive starts) a window length of
-    the `windows` settings or more apart: processed_data's windows never overlap, so a shorter
-    step means that the settings do not describe them."""
+    at distinct times, most often (the modal step between consecutive starts) the step of the
+    `windows` settings or more apart: a shorter step means windows that overlap more than the
+    settings say (windows further apart are gaps, taken as they are)."""
     order = np.lexsort((start, pid))
     start, pid = start[order], pid[order]
     same = pid[1:] == pid[:-1]
@@ -99,17 +99,23 @@ def check_starts(path, start, pid, windows) -> None:
             f"{later[repeated[0]]} ({repeated.size} repeated starts); a participant's windows "
             "start at distinct times"
         )
-    # The smallest of equally common steps: refused sooner than let windows overlap.
+    # The smallest of equally common steps: refused sooner than let windows overlap unsaid.
     modal = pd.Series(step, index=owner).groupby(level=0).agg(lambda s: s.mode().iloc[0])
-    short = modal[modal < windows.length_s * 1e9 * (1 - RATE_TOLERANCE)]
+    short = modal[modal < windows.step * 1e9 * (1 - RATE_TOLERANCE)]
     if len(short):
-        participant, step_s, samples = short.index[0], short.iloc[0] / 1e9, windows.samples
+        participant, step_s = short.index[0], short.iloc[0] / 1e9
+        setting = (
+            f"windows.step_s {windows.step_s:g} s"
+            if windows.step_s is not None
+            else f"windows.length_s {windows.length_s:g} s (windows.step_s is unset)"
+        )
         raise DataError(
             f"{path}: participant {participant!r}'s windows start {step_s:g} s apart (the most "
-            f"common step), less than windows.length_s {windows.length_s:g} s: {samples}-sample "
-            f"windows at windows.sample_rate {windows.sample_rate:g} Hz would overlap, which "
-            f"processed_data's never do; for {samples} samples every {step_s:g} s, set "
-            f"windows.sample_rate: {samples / step_s:g} and windows.length_s: {step_s:g}"
+            f"common step), less than {setting}, so its {windows.samples}-sample windows of "
+            f"{windows.length_s:g} s at windows.sample_rate {windows.sample_rate:g} Hz overlap; "
+            f"set windows.step_s: {step_s:g} to take them as overlapping windows {step_s:g} s "
+            "apart (if they do not overlap, windows.length_s and windows.sample_rate do not "
+            "describe them)"
         )
 
 
@@ -155,6 +161,7 @@ def window_arrays(folder, participant, windows) -> xr.Dataset:
         y[index[finite]],
         sample_rate=windows.sample_rate,
         window_length_s=windows.length_s,
+        window_step_s=windows.step,
         rows_read=len(index),
         # processed_data holds whole windows, each with its annotation: none are incomplete or
         # unannotated, and all the time they cover is annotated.
