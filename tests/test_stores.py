@@ -17,7 +17,7 @@ from test_train import sections
 from spectrohar.cache import spectrogram
 from spectrohar.cache.layout import AXES, spectrogram_dataset
 from spectrohar.cache.reader import Spectrograms
-from spectrohar.cache.stores import open_spectrograms, open_store, reading, write_dataset
+from spectrohar.cache.stores import LAYOUT, open_spectrograms, open_store, reading, write_dataset
 from spectrohar.cli import main
 from spectrohar.errors import DataError
 from spectrohar.evaluation import evaluate
@@ -135,7 +135,21 @@ def test_every_array_is_checksummed_and_every_chunk_written(tmp_path):
     assert arrays["window_start"].nchunks == 3 and arrays["window_start"].metadata.fill_value == 0
     written = open_store(tmp_path / "z.zarr").load()
     assert set(written.attrs.pop("versions")) >= {"numpy", "zarr"}  # what write_dataset adds
+    assert written.attrs.pop("layout") == LAYOUT
     xr.testing.assert_identical(written, ds)
+
+
+@pytest.mark.parametrize("layout", [None, LAYOUT - 1])
+def test_a_store_of_an_older_layout_is_refused(store, layout):
+    # Written before windows carried their step: its readers would miss window_step_s.
+    attrs = zarr.open_group(store, mode="r+").attrs
+    if layout is None:
+        del attrs["layout"]
+    else:
+        attrs["layout"] = layout
+    zarr.consolidate_metadata(store)
+    with pytest.raises(DataError, match=f"layout {layout or 1}, written by an older spectrohar"):
+        open_store(store)
 
 
 @pytest.mark.parametrize(

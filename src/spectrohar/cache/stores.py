@@ -31,6 +31,10 @@ CODECS = (
 # What zarr raises for a chunk that fails its crc32c checksum and for one Blosc cannot decompress.
 CHECKSUM_ERROR, DECOMPRESSION_ERROR = ValueError, RuntimeError
 
+# The layout the stores are written in, raised when what a store holds changes, so that a store of
+# an older layout is refused rather than misread (2: windows carry their step, window_step_s).
+LAYOUT = 2
+
 REBUILD = (
     "the store is incomplete or damaged; delete it and rerun snakemake to rebuild it "
     "(rm -r {path} && snakemake --cores 8)"
@@ -48,7 +52,8 @@ def write_dataset(ds: xr.Dataset, path, chunks=None) -> None:
     with warnings.catch_warnings():
         # zarr warns that consolidated metadata is not yet in the v3 spec; xarray reads it fine.
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
-        ds.assign_attrs(versions=versions()).to_zarr(  # which packages made the store
+        # Which packages made the store, in which layout.
+        ds.assign_attrs(versions=versions(), layout=LAYOUT).to_zarr(
             path,
             mode="w",
             zarr_format=3,
@@ -61,7 +66,14 @@ def write_dataset(ds: xr.Dataset, path, chunks=None) -> None:
 def open_store(path) -> xr.Dataset:
     """A complete store as a lazy xarray Dataset, its arrays read as written (nothing is
     masked) and its coordinates already read; else a DataError."""
-    for _, array in _group(path).arrays():
+    group = _group(path)
+    if group.attrs.get("layout") != LAYOUT:
+        raise DataError(
+            f"{path}: is a store of layout {group.attrs.get('layout', 1)}, written by an older "
+            f"spectrohar; this one reads layout {LAYOUT}: rebuild the stores "
+            "(snakemake --cores 8 --forcerun windows)"
+        )
+    for _, array in group.arrays():
         _check_complete(path, array)
     # Coordinates are read here, where a damaged chunk of one is found, not later by each reader.
     with reading(path):
