@@ -414,7 +414,8 @@ def test_processed_data_with_half_overlapping_windows_runs_with_their_step(datas
     config["windows"] = {"step_s": OVERLAP_S}
     predict = {"recordings": str(dataset["mine"]), "unit": "g", "model": "cnn/hmm"}
     folder = workflow(tmp_path / "run", config, CNN_ONLY | {"predict": predict})
-    result = run_mine(folder, "--cores", "2", "all", "predict")
+    smoothed = "results/cnn/hmm/predictions.parquet"
+    result = run_mine(folder, "--cores", "2", "results/qc.csv", smoothed, "predict")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
 
     qc = pd.read_csv(folder / "results" / "qc.csv")
@@ -427,7 +428,7 @@ def test_processed_data_with_half_overlapping_windows_runs_with_their_step(datas
     assert (saved["window_length_s"], saved["window_step_s"]) == (WINDOW_S, OVERLAP_S)
     checkpoint = torch.load(folder / "results" / "cnn" / "model.pt", weights_only=True)
     assert checkpoint["spectrogram"]["window_step_s"] == OVERLAP_S
-    table = pd.read_parquet(folder / "results" / "cnn" / "hmm" / "predictions.parquet")
+    table = pd.read_parquet(folder / smoothed)
     assert table.groupby("participant").size().eq(OVERLAPPING).all()
 
     results = folder / "results" / "predict"
