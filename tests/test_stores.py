@@ -139,6 +139,7 @@ def test_every_array_is_checksummed_and_every_chunk_written(tmp_path):
     xr.testing.assert_identical(written, ds)
 
 
+@pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
 @pytest.mark.parametrize("layout", [None, LAYOUT - 1])
 def test_a_store_of_an_older_layout_is_refused(store, layout):
     # Written before windows carried their step: its readers would miss window_step_s.
