@@ -59,10 +59,13 @@ def resample_recording(time, acceleration, annotation, sample_rate):
 
     Linear interpolation, after a low-pass filter when downsampling; an output sample next to a
     missing input (NaN or infinite, or a gap) is NaN; annotations come from the last input
-    sample at or before each output sample.
+    sample at or before each output sample. The last input sample covers one (median) input
+    step, as in recorded_hours: the grid reaches to its end, holding its value, so that a
+    recording of whole windows stays whole windows.
     """
     t = time.view("int64")
-    grid = np.arange(t[0], t[-1] + 1, round(1e9 / sample_rate))
+    step = np.median(np.diff(t))
+    grid = np.arange(t[0], t[-1] + round(step), round(1e9 / sample_rate))
     previous = np.searchsorted(t, grid, side="right") - 1
     following = np.minimum(previous + 1, len(t) - 1)
     missing = ~np.isfinite(acceleration).all(axis=1)
@@ -73,7 +76,6 @@ def resample_recording(time, acceleration, annotation, sample_rate):
         sos = scipy.signal.butter(8, 0.9 * sample_rate / 2, fs=measured_rate(time), output="sos")
         filled = scipy.signal.sosfiltfilt(sos, filled, axis=0)
     out = np.stack([np.interp(grid, t, axis) for axis in filled.T], axis=1).astype(np.float32)
-    step = np.median(np.diff(t))
     gap = (t[following] - t[previous]) > GAP * step
     out[gap | missing[previous] | missing[following]] = np.nan
     return grid.view("datetime64[ns]"), out, annotation.iloc[previous].reset_index(drop=True)
@@ -166,7 +168,8 @@ def window_recording(recording, time, acceleration, annotation, time_zone, windo
     hours_recorded, hours_annotated = recorded_hours(time, pd.notna(annotation))
     acceleration = in_g(recording, acceleration, np.linalg.norm(acceleration, axis=1), windows.unit)
     rate = measured_rate(time)
-    if abs(rate / sample_rate - 1) > RATE_TOLERANCE:
+    resampled = abs(rate / sample_rate - 1) > RATE_TOLERANCE
+    if resampled:
         if not windows.resample:
             raise DataError(
                 f"{recording}: sampled at {rate:.4g} Hz, not windows.sample_rate {sample_rate} Hz "
@@ -186,7 +189,12 @@ def window_recording(recording, time, acceleration, annotation, time_zone, windo
         hours_recorded=hours_recorded,
         hours_annotated=hours_annotated,
     )
-    ds.attrs.update(recording_digest=recording_digest, time_zone=time_zone)
+    ds.attrs.update(
+        recording_digest=recording_digest,
+        time_zone=time_zone,
+        recorded_sample_rate=float(rate),
+        resampled=bool(resampled),
+    )
     if ds.attrs["windows_kept"] == 0:
         log.warning("%s: no window passes the windowing rules", recording)
     return ds
