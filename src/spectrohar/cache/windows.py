@@ -125,9 +125,10 @@ def make_windows(
     )
 
 
-def in_g(source, acceleration, magnitude, unit):
+def in_g(source, acceleration, magnitude, unit, unit_hint="set windows.unit: {}"):
     """`acceleration` converted from `unit` to g, refused when the median of its finite vector
-    magnitudes `magnitude` (in `unit`) is far from the 1 g of gravity."""
+    magnitudes `magnitude` (in `unit`) is far from the 1 g of gravity, the refusal suggesting
+    the unit by `unit_hint`, a format of it naming the caller's setting."""
     low, high = MAGNITUDE_RANGE_G
     finite = magnitude[np.isfinite(magnitude)]
     median_magnitude = np.median(finite) if finite.size else np.nan
@@ -135,7 +136,7 @@ def in_g(source, acceleration, magnitude, unit):
     if not low <= median_g <= high:  # NaN (no finite sample) passes: its windows are dropped
         likely = min(UNITS, key=lambda name: abs(np.log(median_magnitude * UNITS[name] + 1e-12)))
         hint = (
-            f"the values look like {likely}: set windows.unit: {likely} to convert them"
+            f"the values look like {likely}: {unit_hint.format(likely)} to convert them"
             if likely != unit
             else "check that this is a worn accelerometer's recording"
         )
@@ -156,9 +157,12 @@ def digest(arrays) -> str:
     return sha.hexdigest()
 
 
-def window_recording(recording, time, acceleration, annotation, time_zone, windows) -> xr.Dataset:
+def window_recording(
+    recording, time, acceleration, annotation, time_zone, windows, unit_hint="set windows.unit: {}"
+) -> xr.Dataset:
     """Check and cut one recording (`time` on the clock `time_zone` names, `acceleration`,
-    `annotation` as read from the file `recording`) under the `windows` settings."""
+    `annotation` as read from the file `recording`) under the `windows` settings; a unit
+    refused is suggested by `unit_hint` (in_g)."""
     sample_rate = windows.sample_rate
     if len(time) < 2:
         raise DataError(f"{recording}: has {len(time)} rows, too few to be a recording")
@@ -166,7 +170,8 @@ def window_recording(recording, time, acceleration, annotation, time_zone, windo
     # Counted as read: resampling changes the rows, not what was recorded.
     rows_read = len(time)
     hours_recorded, hours_annotated = recorded_hours(time, pd.notna(annotation))
-    acceleration = in_g(recording, acceleration, np.linalg.norm(acceleration, axis=1), windows.unit)
+    magnitude = np.linalg.norm(acceleration, axis=1)
+    acceleration = in_g(recording, acceleration, magnitude, windows.unit, unit_hint)
     rate = measured_rate(time)
     resampled = abs(rate / sample_rate - 1) > RATE_TOLERANCE
     if resampled:
