@@ -399,17 +399,22 @@ def wrist(path, rng):
 @pytest.fixture(scope="module")
 def predicted(small_run, tmp_path_factory):
     """A copy of the small run's folder after `snakemake predict` with predict.model best, on
-    recordings/: wrist.csv.gz and annotated.csv.gz (a synthetic participant's hour at 100 Hz)."""
+    recordings/: wrist.csv.gz and annotated.csv.gz (a synthetic participant's hour at 100 Hz),
+    beside a device file and notes, which are not read; its stderr in snakemake.stderr."""
     folder = tmp_path_factory.mktemp("predict") / "run"
     shutil.copytree(small_run, folder, ignore=shutil.ignore_patterns(".snakemake"))
     recordings = folder / "recordings"
     recordings.mkdir()
     wrist(recordings / "wrist.csv.gz", np.random.default_rng(5))
     synthetic.write_recording(recordings / "annotated.csv.gz", "P999", Synthetic(8, 1, 11))
-    config = {**SMALL, "predict": {"recordings": "recordings", "unit": "g", "model": "best"}}
+    (recordings / "wrist.cwa").write_bytes(b"MD")
+    (recordings / "notes.txt").write_text("wrist: left\n")
+    predict = {"recordings": "recordings", "unit": "g", "model": "best", "timezone": None}
+    config = {**SMALL, "predict": predict}
     (folder / "small.yaml").write_text(yaml.safe_dump(config))
     result = snakemake(folder, "--cores", "2", "predict")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    (folder / "snakemake.stderr").write_text(result.stderr)
     return folder
 
 
@@ -472,6 +477,21 @@ def test_the_page_has_a_timeline_per_recording_with_its_days(predicted):
     assert "<h2>wrist</h2>" in page and "<h2>annotated</h2>" in page
     assert "2024-03-01" in page and "2024-03-02" in page
     assert "van Hees et al. (2013)" in page
+
+
+@pytest.mark.slow
+def test_files_that_are_no_recordings_are_named_not_skipped(predicted):
+    other = "not a recording file (<name>.csv.gz or <name>.csv)"
+    unread = {"recordings/notes.txt": other, "recordings/wrist.cwa": other}
+    stderr = (predicted / "snakemake.stderr").read_text()
+    for path, reason in unread.items():
+        assert f"predict.recordings: {path}: not read: {reason}" in stderr  # at parse time
+        log = (predicted / "logs" / "predict" / "summary.log").read_text()
+        assert f"{path}: not read: {reason}" in log  # in the run
+    not_read = pd.read_csv(predicted / "results" / "predict" / "not_read.csv")
+    assert dict(zip(not_read.file, not_read.reason, strict=True)) == unread
+    page = (predicted / "results" / "predict" / "report.html").read_text()
+    assert "<h2>Files not read</h2>" in page and "recordings/wrist.cwa" in page
 
 
 @pytest.mark.slow

@@ -23,8 +23,9 @@ from spectrohar.sources.synthetic import participant_ids
 PARTICIPANTS = participant_ids(8)
 TEST = [p for p in PARTICIPANTS if p >= "P101"]
 RUNS = ["cnn/none", "cnn/hmm", "forest/none", "forest/hmm"]  # every model x smoothing
-# What follows the models: their evaluation, smoothing, scores, comparison and report.
-AFTER_TRAINING = {"evaluate", "smooth", "score", "compare", "report", "all"}
+# What follows the models: their evaluation, smoothing, scores, comparison, the run selected on
+# the validation participants (the report's title) and the report.
+AFTER_TRAINING = {"evaluate", "smooth", "score", "compare", "select_model", "report", "all"}
 
 
 pytestmark = pytest.mark.slow  # every test here runs Snakemake
@@ -235,8 +236,8 @@ def test_report_logs_and_benchmarks(run):
 
 def test_a_cnn_setting_reruns_the_cnn_and_a_forest_setting_the_forest_only(run):
     assert planned_jobs(run) == set()
-    # What takes every model: the comparison, the report and the target.
-    after = {"compare", "report", "all"}
+    # What takes every model: the comparison, the selection, the report and the target.
+    after = {"compare", "select_model", "report", "all"}
     assert planned_job_list(run, "--config", "train={learning_rate: 0.01}") == {
         *family_jobs("cnn"),
         *after,
