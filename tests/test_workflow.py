@@ -31,11 +31,15 @@ AFTER_TRAINING = {"evaluate", "smooth", "score", "compare", "select_model", "rep
 pytestmark = pytest.mark.slow  # every test here runs Snakemake
 
 
+# A job's first line in a dry run: its rule's name (a checkpoint's too).
+JOB = r"(?:local)?(?:rule|checkpoint) (\w+):"
+
+
 def planned_jobs(folder, *args) -> set[str]:
     """The rules a dry run would run."""
     result = snakemake(folder, "--dry-run", *args)
     assert result.returncode == 0, result.stdout + result.stderr
-    return set(re.findall(r"^(?:local)?rule (\w+):$", result.stdout, flags=re.MULTILINE))
+    return set(re.findall(rf"^{JOB}$", result.stdout, flags=re.MULTILINE))
 
 
 def planned_job_list(folder, *args) -> set[str]:
@@ -44,8 +48,9 @@ def planned_job_list(folder, *args) -> set[str]:
     result = snakemake(folder, "--dry-run", *args)
     assert result.returncode == 0, result.stdout + result.stderr
     jobs = set()
-    for block in re.split(r"^(?=(?:local)?rule \w+:$)", result.stdout, flags=re.MULTILINE)[1:]:
-        rule = re.match(r"(?:local)?rule (\w+):", block)[1]
+    starts = r"^(?=(?:local)?(?:rule|checkpoint) \w+:$)"  # JOB, without its group
+    for block in re.split(starts, result.stdout, flags=re.MULTILINE)[1:]:
+        rule = re.match(JOB, block)[1]
         wildcards = re.search(r"^    wildcards: (.*)$", block, flags=re.MULTILINE)
         values = [pair.split("=", 1)[1] for pair in wildcards[1].split(", ")] if wildcards else []
         jobs.add("/".join([rule, *values]))
