@@ -30,7 +30,7 @@ TWO_DAYS = [
 def summary(rows, window_length_s, **options):
     start, predicted, non_wear = zip(*rows, strict=True)
     return daily_summary(
-        pd.to_datetime(list(start)).values,
+        pd.DatetimeIndex(list(start)),  # with its time zone, where it has one
         window_length_s,
         np.array(predicted),
         np.array(non_wear),
@@ -114,3 +114,36 @@ def test_overlapping_windows_count_each_instant_once():
     assert table.hours_light.item() == pytest.approx(25 / 60)
     assert table.hours_non_wear.item() == pytest.approx(5 / 60)
     assert table.hours_no_data.item() == pytest.approx(23)
+
+
+@pytest.mark.parametrize(
+    ("day", "hours"),
+    [("2024-03-31", 23.0), ("2024-10-27", 25.0)],  # London's clocks go forward, then back
+)
+def test_the_days_of_a_time_zone_are_its_own(day, hours):
+    # 30 s windows from 22:00 the evening before to 06:00 on the day, every instant of it.
+    start = pd.date_range(
+        pd.Timestamp(day, tz="Europe/London") - pd.Timedelta(hours=2),
+        pd.Timestamp(f"{day} 06:00", tz="Europe/London"),
+        freq="30s",
+        inclusive="left",
+    )
+    table = summary(zip(start, ["sleep"] * len(start), [False] * len(start), strict=True), 30)
+    assert table["date"].tolist() == [
+        datetime.date.fromisoformat(day) - datetime.timedelta(1),
+        datetime.date.fromisoformat(day),
+    ]
+    real = (
+        start[-1] + pd.Timedelta(seconds=30) - pd.Timestamp(day, tz="Europe/London")
+    ) / pd.Timedelta(hours=1)
+    assert real == hours - 18  # 00:00 to 06:00 on the clock: 5 h, then 7 h
+    assert table["hours_sleep"].tolist() == [2.0, real]
+    assert table["hours_no_data"].tolist() == [22.0, hours - real]
+    np.testing.assert_allclose(table.filter(like="hours_").sum(axis=1), [24.0, hours])
+
+
+def test_naive_times_keep_24_hour_days():
+    # The same wall-clock times without a zone: the clock change is no day's business.
+    start = pd.date_range("2024-03-31 00:00", "2024-03-31 05:59:30", freq="30s")
+    table = summary(zip(start, ["sleep"] * len(start), [False] * len(start), strict=True), 30)
+    assert table["hours_sleep"].tolist() == [6.0] and table["hours_no_data"].tolist() == [18.0]

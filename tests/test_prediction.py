@@ -31,6 +31,7 @@ from spectrohar.errors import DataError
 from spectrohar.models import cnn, forest
 from spectrohar.models.forest import load_forest
 from spectrohar.models.network import CNN
+from spectrohar.prediction import predict
 from spectrohar.prediction.nonwear import NonWearRule
 from spectrohar.settings import Synthetic, Windows
 from spectrohar.sources import capture24, synthetic
@@ -300,6 +301,121 @@ def test_a_recording_the_model_cannot_take_is_refused_naming_it(tmp_path, networ
     )
 
 
+def test_a_25_hz_recording_keeps_its_last_window_and_says_it_was_resampled(tmp_path, network, rng):
+    slow = tmp_path / "slow.csv"
+    write_csv(slow, "2024-03-01 10:00", moving(90, 25, rng).round(4), rate=25)  # 9 windows
+    out = predict_cli([slow], network[0], tmp_path / "out")
+    table = pd.read_parquet(out / "slow.parquet")
+    assert len(table) == 9
+    assert table.attrs["recorded_sample_rate"] == pytest.approx(25)
+    assert table.attrs["resampled"] and table.attrs["sample_rate"] == RATE
+    page = (out / "report.html").read_text()
+    assert "recorded at 25 Hz, resampled to the model's 50 Hz; 9 windows" in page
+
+
+def test_a_unit_hint_names_the_setting_of_its_context(tmp_path, network, rng, capsys):
+    milli = tmp_path / "milli.csv"
+    write_csv(milli, "2024-03-01 10:00", moving(30, RATE, rng) * 1000, rate=RATE)
+    with pytest.raises(SystemExit):
+        predict_cli([milli], network[0], tmp_path / "out")
+    assert last_line(capsys).endswith("the values look like mg: give --unit mg to convert them")
+    # The predict_recording rule's function: the workflow's setting.
+    with pytest.raises(DataError, match="look like mg: set predict.unit: mg to convert them$"):
+        predict.build(
+            milli,
+            tmp_path / "milli.parquet",
+            model_file=network[0],
+            hmm_file=None,
+            unit="g",
+            timezone=None,
+            nonwear=NonWearRule(),
+            device="cpu",
+        )
+
+
+def test_files_beside_the_recordings_are_named_with_what_they_are(tmp_path):
+    folder = tmp_path / "recordings"
+    (folder / "sub").mkdir(parents=True)
+    for name in ["a.csv.gz", "b.csv", "notes.txt", "wrist.cwa", ".DS_Store", "c.csv.bak"]:
+        (folder / name).write_text("")
+    (folder / "annotation-label-dictionary.csv").write_text("")
+    (folder / "metadata.csv").write_text("")
+    found = capture24.not_recordings(folder)
+    other = "not a recording file (<name>.csv.gz or <name>.csv)"
+    assert found == {
+        str(folder / ".DS_Store"): other,
+        str(folder / "annotation-label-dictionary.csv"): (
+            "the annotation-label dictionary (it labels annotations), no recording"
+        ),
+        str(folder / "c.csv.bak"): other,
+        str(folder / "metadata.csv"): "the metadata table, no recording",
+        str(folder / "notes.txt"): other,
+        str(folder / "sub"): "a folder: recordings are read from the folder itself, not below",
+        str(folder / "wrist.cwa"): other,
+    }
+
+
+# London's clocks go from 01:00 to 02:00 on 31 March 2024: a wall clock's half hour either side.
+SPRING = [("2024-03-31 00:30", "+00:00"), ("2024-03-31 02:00", "+01:00")]
+
+
+def spring_recording(path, rng, offsets=False):
+    """Half an hour at 50 Hz either side of London's spring clock change, on its wall clock
+    (naive times) or with each time's offset."""
+    parts = []
+    for start, offset in SPRING:
+        time = pd.date_range(start, periods=30 * 60 * RATE, freq=f"{1000 // RATE}ms")
+        text = time.strftime("%Y-%m-%d %H:%M:%S.%f") + (offset if offsets else "")
+        acceleration = moving(30 * 60, RATE, rng).round(4)
+        parts.append(pd.DataFrame({"time": text, **dict(zip("xyz", acceleration.T, strict=True))}))
+    pd.concat(parts).to_csv(path, index=False)
+    return path
+
+
+def test_a_time_zone_gives_the_day_of_a_clock_change_its_23_hours(tmp_path, network, rng):
+    naive = spring_recording(tmp_path / "naive.csv", rng)
+    out = predict_cli([naive], network[0], tmp_path / "zone", "--timezone", "Europe/London")
+    table, summary = pd.read_parquet(out / "naive.parquet"), pd.read_csv(out / "summary.csv")
+    assert str(table.window_start.dt.tz) == "Europe/London"
+    assert table.attrs["time_zone"] == "Europe/London"
+    assert len(table) == 360 and (table.window_start.diff()[1:] == pd.Timedelta("10s")).all()
+    assert table.window_start.iloc[180] == pd.Timestamp("2024-03-31 02:00", tz="Europe/London")
+    assert summary.date.tolist() == ["2024-03-31"]
+    assert summary.filter(like="hours_").sum(axis=1).tolist() == pytest.approx([23])
+    assert summary.hours_no_data.tolist() == pytest.approx([22])
+    # Without a zone, times as written: the hour the clock skipped is an hour without data.
+    out = predict_cli([naive], network[0], tmp_path / "as_written")
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary.filter(like="hours_").sum(axis=1).tolist() == pytest.approx([24])
+    assert summary.hours_no_data.tolist() == pytest.approx([23])
+    # Times with an offset: the same instants, the same table.
+    offsets = spring_recording(tmp_path / "offsets.csv", np.random.default_rng(0), offsets=True)
+    again = spring_recording(tmp_path / "again.csv", np.random.default_rng(0))
+    out = predict_cli(
+        [offsets, again], network[0], tmp_path / "both", "--timezone", "Europe/London"
+    )
+    with_offsets, naive = (pd.read_parquet(out / f"{n}.parquet") for n in ("offsets", "again"))
+    pd.testing.assert_frame_equal(with_offsets, naive, check_exact=False, rtol=1e-5)
+
+
+def test_a_time_the_zones_clock_skips_is_refused(tmp_path, network, rng, capsys):
+    skipped = tmp_path / "skipped.csv"
+    write_csv(skipped, "2024-03-31 00:59:30", moving(60, RATE, rng), rate=RATE)
+    with pytest.raises(SystemExit):
+        predict_cli([skipped], network[0], tmp_path / "out", "--timezone", "Europe/London")
+    assert last_line(capsys) == (
+        f"spectrohar: {skipped}: line {30 * RATE + 2}: 2024-03-31 01:00:00 does not exist in "
+        f"Europe/London, whose clocks skip it ({30 * RATE} rows like it): the recording's times "
+        "are not on the clock of --timezone"
+    )
+    with pytest.raises(SystemExit):
+        predict_cli([skipped], network[0], tmp_path / "out", "--timezone", "Europe/Lundon")
+    assert last_line(capsys) == (
+        "spectrohar: --timezone: 'Europe/Lundon' is no IANA time zone (such as Europe/London "
+        "or UTC)"
+    )
+
+
 # The workflow: test_workflow's small models, then `snakemake predict` on two recordings.
 START = pd.Timestamp("2024-03-01 21:00")  # a Friday evening, to 03:00 on Saturday
 HOURS = 6
@@ -320,17 +436,22 @@ def wrist(path, rng):
 @pytest.fixture(scope="module")
 def predicted(small_run, tmp_path_factory):
     """A copy of the small run's folder after `snakemake predict` with predict.model best, on
-    recordings/: wrist.csv.gz and annotated.csv.gz (a synthetic participant's hour at 100 Hz)."""
+    recordings/: wrist.csv.gz and annotated.csv.gz (a synthetic participant's hour at 100 Hz),
+    beside a device file and notes, which are not read; its stderr in snakemake.stderr."""
     folder = tmp_path_factory.mktemp("predict") / "run"
     shutil.copytree(small_run, folder, ignore=shutil.ignore_patterns(".snakemake"))
     recordings = folder / "recordings"
     recordings.mkdir()
     wrist(recordings / "wrist.csv.gz", np.random.default_rng(5))
     synthetic.write_recording(recordings / "annotated.csv.gz", "P999", Synthetic(8, 1, 11))
-    config = {**SMALL, "predict": {"recordings": "recordings", "unit": "g", "model": "best"}}
+    (recordings / "wrist.cwa").write_bytes(b"MD")
+    (recordings / "notes.txt").write_text("wrist: left\n")
+    predict = {"recordings": "recordings", "unit": "g", "model": "best", "timezone": None}
+    config = {**SMALL, "predict": predict}
     (folder / "small.yaml").write_text(yaml.safe_dump(config))
     result = snakemake(folder, "--cores", "2", "predict")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    (folder / "snakemake.stderr").write_text(result.stderr)
     return folder
 
 
@@ -393,6 +514,21 @@ def test_the_page_has_a_timeline_per_recording_with_its_days(predicted):
     assert "<h2>wrist</h2>" in page and "<h2>annotated</h2>" in page
     assert "2024-03-01" in page and "2024-03-02" in page
     assert "van Hees et al. (2013)" in page
+
+
+@pytest.mark.slow
+def test_files_that_are_no_recordings_are_named_not_skipped(predicted):
+    other = "not a recording file (<name>.csv.gz or <name>.csv)"
+    unread = {"recordings/notes.txt": other, "recordings/wrist.cwa": other}
+    stderr = (predicted / "snakemake.stderr").read_text()
+    for path, reason in unread.items():
+        assert f"predict.recordings: {path}: not read: {reason}" in stderr  # at parse time
+        log = (predicted / "logs" / "predict" / "summary.log").read_text()
+        assert f"{path}: not read: {reason}" in log  # in the run
+    not_read = pd.read_csv(predicted / "results" / "predict" / "not_read.csv")
+    assert dict(zip(not_read.file, not_read.reason, strict=True)) == unread
+    page = (predicted / "results" / "predict" / "report.html").read_text()
+    assert "<h2>Files not read</h2>" in page and "recordings/wrist.cwa" in page
 
 
 @pytest.mark.slow

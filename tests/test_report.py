@@ -19,6 +19,7 @@ from test_figures import spectrogram_store, store_dictionary
 from spectrohar.cache.stores import open_store
 from spectrohar.evaluation import compare as comparison
 from spectrohar.evaluation import score
+from spectrohar.prediction.predict import select_run
 from spectrohar.report import pages as report
 from spectrohar.report.figures import (
     DPI,
@@ -104,7 +105,7 @@ QC = pd.DataFrame(
 )
 
 
-def predictions(run: int) -> pd.DataFrame:
+def predictions(run: int, wrong_rates=(0.25, 0.4, 0.15)) -> pd.DataFrame:
     """A run's test rows: TRUE, each window's prediction wrong with a chance of its own per run
     (drawn by seed); P103 all right in the first run."""
     rng = np.random.default_rng(run)
@@ -112,7 +113,7 @@ def predictions(run: int) -> pd.DataFrame:
         [(p, label) for p, labels in TRUE.items() for label in labels],
         columns=["participant", "label"],
     )
-    wrong = rng.random(len(table)) < [0.25, 0.4, 0.15][run]
+    wrong = rng.random(len(table)) < wrong_rates[run]
     table["predicted"] = np.where(
         wrong, rng.choice(["light", "mvpa", "sedentary"], len(table)), table.label
     )
@@ -161,10 +162,19 @@ def stage_files(tmp_path, scores) -> dict:
         history.to_csv(tmp_path / model / "history.csv", index=False)
         histories[model] = tmp_path / model / "history.csv"
     QC.to_csv(tmp_path / "qc.csv", index=False)
+    # The validation rows, the second run the best on them (the third is on the test rows), and
+    # the run chosen on them as the select_model rule chooses it.
+    validation = {}
+    for i, (model, smoothing) in enumerate(RUNS):
+        validation[f"{model}/{smoothing}"] = tmp_path / model / smoothing / "predictions.parquet"
+        rows = predictions(i, wrong_rates=(0.3, 0.1, 0.35)).assign(set="validation")
+        rows.to_parquet(validation[f"{model}/{smoothing}"], index=False)
+    select_run(validation, tmp_path / "selected.json")
     return {
         "spectrograms": [spectrogram_store(tmp_path / "spectrograms.zarr")],
         "dictionary": store_dictionary(tmp_path / "dictionary.csv"),
         "comparison": tmp_path / "comparison.csv",
+        "selected": tmp_path / "selected.json",
         "runs": runs,
         "classification_reports": reports,
         "histories": histories,
@@ -344,6 +354,8 @@ def test_a_comparison_without_the_cnn_has_no_training_curves(inputs, tmp_path, s
     comparison.comparison_table([(*forest, scores[forest][0]["intervals"])]).to_csv(
         inputs["comparison"], index=False
     )
+    validation = inputs["runs"][forest].with_name("predictions.parquet")
+    select_run({"forest/none": validation}, inputs["selected"])
     figures = ["comparison", "spectrogram_examples", *(f"{k}_forest_none" for k in RUN_KINDS)]
     page = Page(build(inputs, tmp_path / "forest", figures))
     assert [text for tag, text in page.items if tag == "img"] == [
@@ -385,11 +397,14 @@ def test_the_page_opens_with_the_comparison_and_its_intervals(built, scores):
     inputs, _, text = built
     page = Page(text)
 
-    # The title names the best run by test kappa.
+    # The title names the run selected on the validation participants, not the test's best.
     kappas = {run: scored["kappa"] for run, (scored, _) in scores.items()}
-    best = max(RUNS, key=kappas.get)
+    validation = json.loads(inputs["selected"].read_text())["validation_kappa"]
+    chosen = max(RUNS, key=lambda run: validation["/".join(run)])
+    assert chosen == ("cnn", "hmm") != max(RUNS, key=kappas.get)
     title = (
-        f"spectrohar report: 24 test windows, best kappa {kappas[best]:.3f} ({best[0]} + {best[1]})"
+        f"spectrohar report: selected on validation: cnn + hmm (validation kappa "
+        f"{validation['cnn/hmm']:.3f}); its test kappa {kappas[chosen]:.3f} on 24 test windows"
     )
     assert page.items[:2] == [("title", title), ("h1", title)]
     assert [text for tag, text in page.items if tag == "h2"] == [
@@ -405,18 +420,21 @@ def test_the_page_opens_with_the_comparison_and_its_intervals(built, scores):
     assert opening[0] == (
         "p",
         "Every model x smoothing on the test participants, with 90% confidence intervals from a "
-        f"bootstrap over the test participants ({inputs['comparison']}).",
+        f"bootstrap over the test participants ({inputs['comparison']}), beside its kappa on the "
+        "validation participants, on which the run of the title is selected "
+        f"({inputs['selected']}).",
     )
     assert opening[1][0] == "table" and opening[2] == ("img", "comparison")
     names = ["kappa", "macro_f1", "accuracy", "balanced_accuracy"]
-    rows = [["model", "smoothing", "n_participants", "n_windows", *names]]
+    rows = [["model", "smoothing", "n_participants", "n_windows", "validation_kappa", *names]]
     for model, smoothing in RUNS:
         intervals = scores[model, smoothing][0]["intervals"]
         shown = [
             f"{m['estimate']:.3f} [{m['low']:.3f}, {m['high']:.3f}]"
             for m in (intervals[name] for name in names)
         ]
-        rows.append([model, smoothing, "3", "24", *shown])
+        kappa = f"{validation[f'{model}/{smoothing}']:.3f}"
+        rows.append([model, smoothing, "3", "24", kappa, *shown])
     assert opening[1][1] == rows
     # The intervals are a bootstrap's, not the estimate twice.
     assert all(

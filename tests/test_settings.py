@@ -140,6 +140,11 @@ def test_a_test_fraction_instead_of_test_participants_is_taken():
         ),
         (with_("cnn", depth=7), r"^config cnn.depth: 7 is greater than the maximum of 6$"),
         (
+            with_("predict", timezone="Europe/Lundon"),
+            r"^config predict.timezone: 'Europe/Lundon' is no IANA time zone \(such as "
+            r"Europe/London or UTC\)$",
+        ),
+        (
             with_("forest", n_estimatorz=10),
             r"^config forest: Additional properties are not allowed "
             r"\('n_estimatorz' was unexpected\)$",

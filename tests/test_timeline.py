@@ -43,13 +43,7 @@ def figure():
 
 def test_each_day_draws_its_runs(figure):
     (ax,) = figure.axes
-    drawn = set()
-    for collection in ax.collections:
-        for path in collection.get_paths():
-            (x0, y0), (x1, y1) = path.vertices.min(axis=0), path.vertices.max(axis=0)
-            row = round((y0 + y1) / 2)
-            drawn.add((row, collection.get_label(), round(x0, 9), round(x1, 9)))
-    assert drawn == BANDS
+    assert drawn_bands(figure) == BANDS
     hatches = {c.get_label(): c.get_hatch() for c in ax.collections}
     assert hatches["non-wear"] and not any(hatches[cls] for cls in CLASSES if cls in hatches)
     days = [label.get_text() for label in ax.get_yticklabels()]
@@ -74,3 +68,30 @@ def test_renders_a_png(figure):
     buffer.seek(0)
     image = matplotlib.image.imread(buffer, format="png")
     assert image.shape[0] > 100 and image.shape[1] > 500
+
+
+def drawn_bands(figure) -> set:
+    """The bands of a timeline: (row, state, from hour, to hour)."""
+    (ax,) = figure.axes
+    drawn = set()
+    for collection in ax.collections:
+        for path in collection.get_paths():
+            (x0, y0), (x1, y1) = path.vertices.min(axis=0), path.vertices.max(axis=0)
+            drawn.add((round((y0 + y1) / 2), collection.get_label(), round(x0, 9), round(x1, 9)))
+    return drawn
+
+
+def test_a_zones_days_are_drawn_on_its_wall_clock():
+    # Sleep from 23:00 to 06:00 on London's clocks over their spring change, instant by instant.
+    start = pd.date_range(
+        pd.Timestamp("2024-03-30 23:00", tz="Europe/London"),
+        pd.Timestamp("2024-03-31 06:00", tz="Europe/London"),
+        freq="30min",
+        inclusive="left",
+    )
+    figure = plot_timelines(
+        start, 1800, np.array(["sleep"] * len(start)), np.zeros(len(start), bool), CLASSES, "P"
+    )
+    assert drawn_bands(figure) == {(0, "sleep", 23.0, 24.0), (1, "sleep", 0.0, 6.0)}
+    days = [label.get_text() for label in figure.axes[0].get_yticklabels()]
+    assert days == ["Sat 2024-03-30", "Sun 2024-03-31"]

@@ -331,7 +331,10 @@ def test_resampling_keeps_the_signal_and_marks_what_it_cannot_know(rng):
     assert np.all(np.diff(t) == np.timedelta64(33_333_333, "ns"))
     expected = np.sin(2 * np.pi * 2 * (t - START) / np.timedelta64(1, "s"))
     ok = ~np.isnan(out[:, 0])
-    np.testing.assert_allclose(out[ok, 0], expected[ok], atol=0.05)
+    within = ok & (t <= time[-1])  # after the last sample, through its step, its value holds
+    np.testing.assert_allclose(out[within, 0], expected[within], atol=0.05)
+    last = np.sin(2 * np.pi * 2 * (time[-1] - START) / np.timedelta64(1, "s"))
+    np.testing.assert_allclose(out[t > time[-1]], last, atol=0.05)
     seconds_out = (t - START) / np.timedelta64(1, "s")
     assert np.isnan(out[(seconds_out > 40.1) & (seconds_out < 40.9), 0]).all()  # the NaN run
     assert np.isnan(out[(seconds_out > 50.1) & (seconds_out < 54.9), 0]).all()  # the gap
@@ -524,3 +527,28 @@ def test_a_dangling_symlink_is_named(tmp_path):
     path.symlink_to(tmp_path / "elsewhere" / "P016.csv.gz")
     with pytest.raises(DataError, match=rf"^{path}: is a broken symbolic link to .*elsewhere"):
         capture24.read_recording(path)
+
+
+@pytest.mark.parametrize("rate", [25, 40, 80, 100, 200])
+def test_two_whole_windows_resampled_stay_two_windows(rate, rng):
+    """Each input sample covers one input step: 60 s at any rate fill two 30 s windows at 100 Hz,
+    the last output samples after the last input sample holding its value."""
+    n = 60 * rate
+    time = START + (np.arange(n) * round(1e9 / rate)).astype("timedelta64[ns]")
+    acceleration = rng.normal([0, 0, 1], 0.01, (n, 3)).astype(np.float32)
+    annotation = pd.Series(["a"] * n, dtype="category")
+    ds = windows.window_recording(
+        "r.csv",
+        time,
+        acceleration,
+        annotation,
+        "as written (no offset)",
+        dataclasses.replace(WINDOWS, resample=True),
+    )
+    np.testing.assert_array_equal(ds.window_start, [START, START + np.timedelta64(30, "s")])
+    assert ds.attrs["windows_dropped"]["incomplete"] == 0
+    assert ds.attrs["recorded_sample_rate"] == pytest.approx(rate)
+    assert ds.attrs["resampled"] == (rate != 100)
+    t, out, labels = windows.resample_recording(time, acceleration, annotation, 100)
+    assert len(t) == 6000 and t[-1] == START + np.timedelta64(59_990, "ms")
+    assert np.isfinite(out).all() and (labels == "a").all()

@@ -23,18 +23,23 @@ from spectrohar.sources.synthetic import participant_ids
 PARTICIPANTS = participant_ids(8)
 TEST = [p for p in PARTICIPANTS if p >= "P101"]
 RUNS = ["cnn/none", "cnn/hmm", "forest/none", "forest/hmm"]  # every model x smoothing
-# What follows the models: their evaluation, smoothing, scores, comparison and report.
-AFTER_TRAINING = {"evaluate", "smooth", "score", "compare", "report", "all"}
+# What follows the models: their evaluation, smoothing, scores, comparison, the run selected on
+# the validation participants (the report's title) and the report.
+AFTER_TRAINING = {"evaluate", "smooth", "score", "compare", "select_model", "report", "all"}
 
 
 pytestmark = pytest.mark.slow  # every test here runs Snakemake
+
+
+# A job's first line in a dry run: its rule's name (a checkpoint's too).
+JOB = r"(?:local)?(?:rule|checkpoint) (\w+):"
 
 
 def planned_jobs(folder, *args) -> set[str]:
     """The rules a dry run would run."""
     result = snakemake(folder, "--dry-run", *args)
     assert result.returncode == 0, result.stdout + result.stderr
-    return set(re.findall(r"^(?:local)?rule (\w+):$", result.stdout, flags=re.MULTILINE))
+    return set(re.findall(rf"^{JOB}$", result.stdout, flags=re.MULTILINE))
 
 
 def planned_job_list(folder, *args) -> set[str]:
@@ -43,8 +48,9 @@ def planned_job_list(folder, *args) -> set[str]:
     result = snakemake(folder, "--dry-run", *args)
     assert result.returncode == 0, result.stdout + result.stderr
     jobs = set()
-    for block in re.split(r"^(?=(?:local)?rule \w+:$)", result.stdout, flags=re.MULTILINE)[1:]:
-        rule = re.match(r"(?:local)?rule (\w+):", block)[1]
+    starts = r"^(?=(?:local)?(?:rule|checkpoint) \w+:$)"  # JOB, without its group
+    for block in re.split(starts, result.stdout, flags=re.MULTILINE)[1:]:
+        rule = re.match(JOB, block)[1]
         wildcards = re.search(r"^    wildcards: (.*)$", block, flags=re.MULTILINE)
         values = [pair.split("=", 1)[1] for pair in wildcards[1].split(", ")] if wildcards else []
         jobs.add("/".join([rule, *values]))
@@ -235,8 +241,8 @@ def test_report_logs_and_benchmarks(run):
 
 def test_a_cnn_setting_reruns_the_cnn_and_a_forest_setting_the_forest_only(run):
     assert planned_jobs(run) == set()
-    # What takes every model: the comparison, the report and the target.
-    after = {"compare", "report", "all"}
+    # What takes every model: the comparison, the selection, the report and the target.
+    after = {"compare", "select_model", "report", "all"}
     assert planned_job_list(run, "--config", "train={learning_rate: 0.01}") == {
         *family_jobs("cnn"),
         *after,

@@ -57,6 +57,11 @@ def main(argv=None) -> None:
         "--unit", choices=list(UNITS), default="g", help="the recordings' unit (g)"
     )
     predict.add_argument(
+        "--timezone",
+        help="an IANA time zone, e.g. Europe/London: naive times are read on its clock, and days "
+        "are its days (as predict.timezone; without it, times are read as written)",
+    )
+    predict.add_argument(
         "--device",
         choices=settings.choices("train", "device"),
         default="auto",
@@ -68,6 +73,7 @@ def main(argv=None) -> None:
     try:
         if args.command == "predict":
             output = Path(args.output)
+            settings.check_time_zone(args.timezone, "--timezone")
             tables = predict_files(
                 args.recordings,
                 output,
@@ -75,11 +81,14 @@ def main(argv=None) -> None:
                 hmm_file=args.hmm,
                 unit=args.unit,
                 nonwear=DEFAULT_RULE,
+                timezone=args.timezone,
                 device=args.device,
             )
             # As the workflow's predict_page rule does after predict_summary.
             predictions_page(
-                tables, output / "summary.csv", output / "metrics.json", output / "report.html"
+                tables,
+                *(output / name for name in ("summary.csv", "metrics.json", "not_read.csv")),
+                output / "report.html",
             )
             print(f"{len(args.recordings)} recordings -> {args.output}")
             return

@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import operator
 import typing
+import zoneinfo
 from pathlib import Path
 
 import jsonschema
@@ -108,6 +109,18 @@ NonWearRule = _section_type(
     "block is non-wear when `axes_still` axes are still.",
     defaults=yaml.safe_load(DEFAULT_CONFIG.read_text())["nonwear"],
 )
+
+
+def check_time_zone(name, setting) -> None:
+    """An IANA time zone `name` (None: none) or a DataError naming `setting`."""
+    if name is None:
+        return
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise DataError(
+            f"{setting}: {name!r} is no IANA time zone (such as Europe/London or UTC)"
+        ) from None
 
 
 def choices(name, key) -> list:
@@ -236,6 +249,7 @@ def check(config, schema_path=SCHEMA) -> tuple[Settings, list[str]]:
             f"step_minutes {rule.step_minutes}, and that of the windows' step {windows.step:g} s "
             "(windows.step_s, or windows.length_s when it is unset)"
         )
+    check_time_zone(settings.predict.timezone, "config predict.timezone")
     if bool(settings.split.test) == (settings.split.test_fraction is not None):
         raise DataError(
             "config split: give either test (ids and ranges) or test_fraction, not both and not "

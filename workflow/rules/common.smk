@@ -32,9 +32,17 @@ def predict_recordings() -> dict[str, str]:
         names = capture24.participants(dataclasses.replace(SETTINGS, source=source))
     except DataError as error:
         raise WorkflowError(str(error)) from None
+    for path, reason in not_read().items():
+        logger.warning(f"predict.recordings: {path}: not read: {reason}")
     if not names:
         raise WorkflowError(f"config predict.recordings: {folder!r} holds no *.csv.gz or *.csv")
     return {name: capture24.inputs(source, name)["recording"] for name in names}
+
+
+@functools.cache
+def not_read() -> dict[str, str]:
+    """The files of predict.recordings that are no recordings, with what each is."""
+    return capture24.not_recordings(SETTINGS.predict.recordings)
 
 
 def prediction_tables(wildcards) -> list[str]:

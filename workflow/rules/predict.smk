@@ -40,6 +40,7 @@ rule predict_recording:
         mem_mb=4000,  # a week at 100 Hz: 0.7 GB of windows, several times that while read
     params:
         unit=config["predict"]["unit"],
+        timezone=config["predict"]["timezone"],
         nonwear=config["nonwear"],
         device=config["train"]["device"],
     script:
@@ -52,6 +53,7 @@ rule predict_summary:
     output:
         summary="results/predict/summary.csv",
         metrics="results/predict/metrics.json",
+        not_read="results/predict/not_read.csv",
     log:
         "logs/predict/summary.log",
     benchmark:
@@ -60,6 +62,7 @@ rule predict_summary:
         mem_mb=2000,
     params:
         names=lambda wildcards: list(predict_recordings()),
+        not_read=lambda wildcards: not_read(),
     script:
         "../scripts/predict_summary.py"
 
@@ -69,6 +72,7 @@ rule predict_page:
         tables=prediction_tables,
         summary=rules.predict_summary.output.summary,
         metrics=rules.predict_summary.output.metrics,
+        not_read=rules.predict_summary.output.not_read,
     output:
         report("results/predict/report.html", category="Predictions"),
     log:

@@ -23,6 +23,7 @@ rule report:
         spectrograms=SPECTROGRAMS,
         dictionary=DICTIONARY,
         comparison="results/comparison.csv",
+        selected="results/selected.json",  # select_model's (predict.smk): the title's run
         metrics=expand("results/{run[0]}/{run[1]}/metrics.json", run=RUNS),
         classification_reports=expand(
             "results/{run[0]}/{run[1]}/classification_report.txt", run=RUNS

@@ -7,5 +7,6 @@ run_logged(
     tables=dict(zip(snakemake.params.names, snakemake.input.tables, strict=True)),
     summary=snakemake.input.summary,
     metrics=snakemake.input.metrics,
+    not_read=snakemake.input.not_read,
     page=snakemake.output[0],
 )

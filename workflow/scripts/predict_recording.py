@@ -10,6 +10,7 @@ run_logged(
     model_file=snakemake.input.model,
     hmm_file=snakemake.input.get("hmm"),
     unit=snakemake.params.unit,
+    timezone=snakemake.params.timezone,
     device=snakemake.params.device,
     **settings.sections(snakemake.params),
 )

@@ -7,4 +7,6 @@ run_logged(
     tables=dict(zip(snakemake.params.names, snakemake.input.tables, strict=True)),
     summary=snakemake.output.summary,
     metrics=snakemake.output.metrics,
+    not_read_table=snakemake.output.not_read,
+    not_read=snakemake.params.not_read,
 )

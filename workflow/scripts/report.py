@@ -10,6 +10,7 @@ run_logged(
     spectrograms=list(snakemake.input.spectrograms),
     dictionary=snakemake.input.dictionary,
     comparison=snakemake.input.comparison,
+    selected=snakemake.input.selected,
     runs=dict(zip(map(tuple, snakemake.params.runs), snakemake.input.metrics, strict=True)),
     classification_reports=list(snakemake.input.classification_reports),
     histories=dict(zip(snakemake.params.models, snakemake.input.histories, strict=True)),

@@ -60,10 +60,13 @@ def resample_recording(time, acceleration, annotation, sample_rate):
 
     Linear interpolation, after a low-pass filter when downsampling; an output sample next to a
     missing input (NaN or infinite, or a gap) is NaN; annotations come from the last input
-    sample at or before each output sample.
+    sample at or before each output sample. The last input sample covers one (median) input
+    step, as in recorded_hours: the grid reaches to its end, holding its value, so that a
+    recording of whole windows stays whole windows.
     """
     t = time.view("int64")
-    grid = np.arange(t[0], t[-1] + 1, round(1e9 / sample_rate))
+    step = np.median(np.diff(t))
+    grid = np.arange(t[0], t[-1] + round(step), round(1e9 / sample_rate))
     previous = np.searchsorted(t, grid, side="right") - 1
     following = np.minimum(previous + 1, len(t) - 1)
     missing = ~np.isfinite(acceleration).all(axis=1)
@@ -74,7 +77,6 @@ def resample_recording(time, acceleration, annotation, sample_rate):
         sos = scipy.signal.butter(8, 0.9 * sample_rate / 2, fs=measured_rate(time), output="sos")
         filled = scipy.signal.sosfiltfilt(sos, filled, axis=0)
     out = np.stack([np.interp(grid, t, axis) for axis in filled.T], axis=1).astype(np.float32)
-    step = np.median(np.diff(t))
     gap = (t[following] - t[previous]) > GAP * step
     out[gap | missing[previous] | missing[following]] = np.nan
     return grid.view("datetime64[ns]"), out, annotation.iloc[previous].reset_index(drop=True)
@@ -126,9 +128,10 @@ def make_windows(
     )
 
 
-def in_g(source, acceleration, magnitude, unit):
+def in_g(source, acceleration, magnitude, unit, unit_hint="set windows.unit: {}"):
     """`acceleration` converted from `unit` to g, refused when the median of its finite vector
-    magnitudes `magnitude` (in `unit`) is far from the 1 g of gravity."""
+    magnitudes `magnitude` (in `unit`) is far from the 1 g of gravity, the refusal suggesting
+    the unit by `unit_hint`, a format of it naming the caller's setting."""
     low, high = MAGNITUDE_RANGE_G
     finite = magnitude[np.isfinite(magnitude)]
     median_magnitude = np.median(finite) if finite.size else np.nan
@@ -136,7 +139,7 @@ def in_g(source, acceleration, magnitude, unit):
     if not low <= median_g <= high:  # NaN (no finite sample) passes: its windows are dropped
         likely = min(UNITS, key=lambda name: abs(np.log(median_magnitude * UNITS[name] + 1e-12)))
         hint = (
-            f"the values look like {likely}: set windows.unit: {likely} to convert them"
+            f"the values look like {likely}: {unit_hint.format(likely)} to convert them"
             if likely != unit
             else "check that this is a worn accelerometer's recording"
         )
@@ -157,9 +160,12 @@ def digest(arrays) -> str:
     return sha.hexdigest()
 
 
-def window_recording(recording, time, acceleration, annotation, time_zone, windows) -> xr.Dataset:
+def window_recording(
+    recording, time, acceleration, annotation, time_zone, windows, unit_hint="set windows.unit: {}"
+) -> xr.Dataset:
     """Check and cut one recording (`time` on the clock `time_zone` names, `acceleration`,
-    `annotation` as read from the file `recording`) under the `windows` settings."""
+    `annotation` as read from the file `recording`) under the `windows` settings; a unit
+    refused is suggested by `unit_hint` (in_g)."""
     sample_rate = windows.sample_rate
     if len(time) < 2:
         raise DataError(f"{recording}: has {len(time)} rows, too few to be a recording")
@@ -167,9 +173,11 @@ def window_recording(recording, time, acceleration, annotation, time_zone, windo
     # Counted as read: resampling changes the rows, not what was recorded.
     rows_read = len(time)
     hours_recorded, hours_annotated = recorded_hours(time, pd.notna(annotation))
-    acceleration = in_g(recording, acceleration, np.linalg.norm(acceleration, axis=1), windows.unit)
+    magnitude = np.linalg.norm(acceleration, axis=1)
+    acceleration = in_g(recording, acceleration, magnitude, windows.unit, unit_hint)
     rate = measured_rate(time)
-    if abs(rate / sample_rate - 1) > RATE_TOLERANCE:
+    resampled = abs(rate / sample_rate - 1) > RATE_TOLERANCE
+    if resampled:
         if not windows.resample:
             raise DataError(
                 f"{recording}: sampled at {rate:.4g} Hz, not windows.sample_rate {sample_rate} Hz "
@@ -190,7 +198,12 @@ def window_recording(recording, time, acceleration, annotation, time_zone, windo
         hours_recorded=hours_recorded,
         hours_annotated=hours_annotated,
     )
-    ds.attrs.update(recording_digest=recording_digest, time_zone=time_zone)
+    ds.attrs.update(
+        recording_digest=recording_digest,
+        time_zone=time_zone,
+        recorded_sample_rate=float(rate),
+        resampled=bool(resampled),
+    )
     if ds.attrs["windows_kept"] == 0:
         log.warning("%s: no window passes the windowing rules", recording)
     return ds

@@ -9,6 +9,12 @@ model file), the class the run's HMM smooths it to where the run has one, a non-
 (prediction.nonwear) and, where the recording is annotated, its label under the scheme the model
 was trained with. Per recording and calendar day, the hours of each class leave non-wear out
 (prediction.daily).
+
+With a time zone (predict.timezone, --timezone; an IANA name), times become instants: naive ones
+are read on the zone's clock (an ambiguous time, in the hour a clock goes back, as its first
+occurrence; a time the clock skips is refused), those with an offset by their offset. Windows
+are cut on the instants, so a clock change is no gap, and `window_start` is on the zone's clock,
+so that days are the zone's, 23 or 25 h long where its clocks change.
 """
 
 import dataclasses
@@ -31,10 +37,23 @@ from spectrohar.prediction.daily import daily_summary
 from spectrohar.prediction.nonwear import non_wear, window_statistics
 from spectrohar.settings import Windows
 from spectrohar.sources import checked_ids
-from spectrohar.sources.capture24 import SUFFIXES, read_recording
+from spectrohar.sources.capture24 import SUFFIXES, read_recording, time_offset
 from spectrohar.sources.labels import choose_dictionary, labelling
 
 log = logging.getLogger(__name__)
+
+# The settings that the sentences of the predict path name, as the predict rules' config names
+# them and as the command's options do: a unit's as a format of the unit.
+RULE_SETTINGS = {
+    "unit": "set predict.unit: {}",
+    "timezone": "predict.timezone",
+    "nonwear": "config nonwear.step_minutes",
+}
+COMMAND_OPTIONS = {
+    "unit": "give --unit {}",
+    "timezone": "--timezone",
+    "nonwear": "the command's rule is config.yaml's nonwear section",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +93,25 @@ def recording_name(path) -> str:
     raise DataError(f"{path}: is no recording file (<name>.csv.gz or <name>.csv)")
 
 
+def zone_instants(recording, time, time_zone, timezone, setting) -> np.ndarray:
+    """The instants (UTC, datetime64) of a recording's `time`, read with `time_zone`
+    (read_recording's): naive times on the clock of the IANA zone `timezone`, an ambiguous one
+    as its first occurrence; a time that clock skips is refused, naming `setting`."""
+    offset = time_offset(time_zone)
+    index = pd.DatetimeIndex(time)
+    if offset is not None:
+        return (index - offset).values
+    local = index.tz_localize(timezone, ambiguous=np.ones(len(index), bool), nonexistent="NaT")
+    skipped = np.flatnonzero(local.isna())
+    if skipped.size:
+        raise DataError(
+            f"{recording}: line {skipped[0] + 2}: {index[skipped[0]]} does not exist in "
+            f"{timezone}, whose clocks skip it ({skipped.size} rows like it): the recording's "
+            f"times are not on the clock of {setting}"
+        )
+    return local.tz_convert(None).values
+
+
 def label_dictionary(labels, recording) -> str:
     """The dictionary that labels a recording's annotations, chosen as the workflow chooses a
     source's (labels.choose_dictionary), the recording's folder standing for the source's: the
@@ -87,22 +125,32 @@ def label_dictionary(labels, recording) -> str:
     return path
 
 
-def predict_recording(recording, predictor: Predictor, *, unit, nonwear) -> pd.DataFrame:
-    """One recording file's table: a row per complete window with its `window_start`, `label`
-    (None where unannotated, or where the dictionary lacks the annotation), `predicted` class,
-    `smoothed` class (with an HMM only), `non_wear` flag under the `nonwear` rule and each
-    class's probability; accelerations read in `unit`. The attributes say what made it."""
+def predict_recording(
+    recording, predictor: Predictor, *, unit, nonwear, timezone, settings
+) -> pd.DataFrame:
+    """One recording file's table: a row per complete window with its `window_start` (on the
+    clock of `timezone`, an IANA name, where one is given), `label` (None where unannotated, or
+    where the dictionary lacks the annotation), `predicted` class, `smoothed` class (with an HMM
+    only), `non_wear` flag under the `nonwear` rule and each class's probability; accelerations
+    read in `unit`. The attributes say what made it. Sentences name the settings as `settings`
+    does (RULE_SETTINGS or COMMAND_OPTIONS)."""
     model = predictor.model
     length_s, step_s = model.window_length_s, model.window_step_s
     if (nonwear.step_minutes * 60) % step_s:
         raise DataError(
             f"{predictor.model_file}: its windows every {step_s:g} s do not fill the non-wear "
-            f"rule's {nonwear.step_minutes}-minute blocks evenly (config nonwear.step_minutes)"
+            f"rule's {nonwear.step_minutes}-minute blocks evenly ({settings['nonwear']})"
         )
     windows = Windows(
         length_s=length_s, step_s=step_s, sample_rate=model.sample_rate, resample=True, unit=unit
     )
-    ds = window_recording(recording, *read_recording(recording), windows)
+    time, acceleration, annotation, time_zone = read_recording(recording)
+    if timezone is not None:
+        time = zone_instants(recording, time, time_zone, timezone, settings["timezone"])
+        time_zone = timezone
+    ds = window_recording(
+        recording, time, acceleration, annotation, time_zone, windows, unit_hint=settings["unit"]
+    )
     if not ds.sizes["window"]:
         raise DataError(
             f"{recording}: has no complete {length_s:g} s window of finite samples, the windows "
@@ -127,7 +175,9 @@ def predict_recording(recording, predictor: Predictor, *, unit, nonwear) -> pd.D
     classes = np.asarray(model.classes, dtype=object)
     table = pd.DataFrame(
         {
-            "window_start": start,
+            "window_start": start
+            if timezone is None
+            else pd.DatetimeIndex(start).tz_localize("UTC").tz_convert(timezone),
             "label": label,
             "predicted": classes[probabilities.argmax(axis=1)],
         }
@@ -147,6 +197,8 @@ def predict_recording(recording, predictor: Predictor, *, unit, nonwear) -> pd.D
         "window_length_s": length_s,
         "window_step_s": step_s,
         "sample_rate": model.sample_rate,
+        "recorded_sample_rate": ds.attrs["recorded_sample_rate"],
+        "resampled": ds.attrs["resampled"],
         "time_zone": ds.attrs["time_zone"],
         "nonwear": dataclasses.asdict(nonwear),
         "label_scheme": model.labels.scheme,
@@ -159,10 +211,16 @@ def activity(table) -> pd.Series:
     return table["smoothed" if "smoothed" in table else "predicted"]
 
 
-def summarise(tables, summary, metrics) -> None:
+def summarise(tables, summary, metrics, not_read_table, *, not_read) -> None:
     """From the recordings' tables (name: parquet path): `summary`, a CSV row per recording and
-    calendar day (daily.daily_summary: hours of each class, non-wear, no data, complete); and
-    `metrics`, JSON of score.score of each annotated recording's labelled windows by name."""
+    calendar day (daily.daily_summary: hours of each class, non-wear, no data, complete);
+    `metrics`, JSON of score.score of each annotated recording's labelled windows by name; and
+    `not_read_table`, a CSV row (file, reason) per file of `not_read` (path: reason), each
+    logged as a warning."""
+    for path, reason in not_read.items():
+        log.warning("%s: not read: %s", path, reason)
+    not_read_frame = pd.DataFrame(not_read.items(), columns=["file", "reason"], dtype=str)
+    not_read_frame.to_csv(not_read_table, index=False)
     days, scores = [], {}
     for name, path in tables.items():
         table = pd.read_parquet(path)
@@ -186,10 +244,12 @@ def summarise(tables, summary, metrics) -> None:
     Path(metrics).write_text(json.dumps(scores, indent=2))
 
 
-def predict_files(recordings, output, *, model_file, hmm_file, unit, nonwear, device) -> dict:
+def predict_files(
+    recordings, output, *, model_file, hmm_file, unit, nonwear, timezone, device
+) -> dict:
     """`spectrohar predict`: each of the `recordings` files -> `output`/<name>.parquet, then
-    summary.csv and metrics.json there (summarise), as the workflow's rules; the tables by
-    name."""
+    summary.csv, metrics.json and not_read.csv there (summarise; every file named is read), as
+    the workflow's rules; the tables by name."""
     names = {}
     for recording in recordings:
         name = recording_name(recording)
@@ -203,20 +263,37 @@ def predict_files(recordings, output, *, model_file, hmm_file, unit, nonwear, de
     Path(output).mkdir(parents=True, exist_ok=True)
     tables = {name: Path(output) / f"{name}.parquet" for name in names}
     for name, recording in tqdm(names.items(), desc="recordings", unit="recording"):
-        table = predict_recording(recording, predictor, unit=unit, nonwear=nonwear)
+        table = predict_recording(
+            recording,
+            predictor,
+            unit=unit,
+            nonwear=nonwear,
+            timezone=timezone,
+            settings=COMMAND_OPTIONS,
+        )
         table.to_parquet(tables[name], index=False)
-    summarise(tables, Path(output) / "summary.csv", Path(output) / "metrics.json")
+    summarise(
+        tables,
+        *(Path(output) / name for name in ("summary.csv", "metrics.json", "not_read.csv")),
+        not_read={},
+    )
     return tables
 
 
-def build(recording, table, *, model_file, hmm_file, unit, nonwear, device) -> None:
+def build(recording, table, *, model_file, hmm_file, unit, timezone, nonwear, device) -> None:
     """The predict_recording rule: one recording's table, with the model in `model_file` (and
     the HMM in `hmm_file`, None: unsmoothed) on `device` (train.device's choices),
-    accelerations in `unit`, non-wear by the `nonwear` rule."""
+    accelerations in `unit`, times on the clock of `timezone` (None: as read), non-wear by the
+    `nonwear` rule."""
     predictor = load_predictor(model_file, hmm_file, device=device)
-    predict_recording(recording, predictor, unit=unit, nonwear=nonwear).to_parquet(
-        table, index=False
-    )
+    predict_recording(
+        recording,
+        predictor,
+        unit=unit,
+        nonwear=nonwear,
+        timezone=timezone,
+        settings=RULE_SETTINGS,
+    ).to_parquet(table, index=False)
 
 
 def select_run(runs, selected) -> None:

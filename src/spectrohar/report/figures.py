@@ -214,17 +214,19 @@ def plot_timelines(window_start, window_step_s, predicted, non_wear, classes, ti
     predicted class's colour, non-wear grey and hatched, time without data left blank."""
 
     runs = day_runs(window_start, window_step_s, predicted, non_wear, classes)
-    days = recording_days(runs)
+    days = recording_days(runs)[:-1]
     # tab20's strong shades, then its pale ones, without its greys (non-wear's colour).
     tab20 = colormaps["tab20"].colors
     palette = [tab20[i] for i in (*range(0, 20, 2), *range(1, 20, 2)) if i not in (14, 15)]
     style = {cls: {"facecolor": palette[i % len(palette)]} for i, cls in enumerate(classes)}
     style[NON_WEAR] = {"facecolor": "0.85", "edgecolor": "0.45", "hatch": "////", "linewidth": 0}
     hour = np.timedelta64(1, "h")
+    # On the wall clock: a band after a clock change starts at the hour the clock shows.
+    wall = {column: runs[column].dt.tz_localize(None) for column in ("date", "start", "end")}
     bands = runs.assign(
-        row=(runs["date"] - days[0]).values // np.timedelta64(1, "D"),
-        x=(runs["start"] - runs["date"]).values / hour,
-        width=(runs["end"] - runs["start"]).values / hour,
+        row=days.get_indexer(runs["date"]),
+        x=(wall["start"] - wall["date"].dt.normalize()).values / hour,
+        width=(wall["end"] - wall["start"]).values / hour,
     )
     fig = Figure(figsize=(10, 0.35 * len(days) + 1.8), dpi=DPI, layout="constrained")
     ax = fig.subplots()
@@ -236,7 +238,7 @@ def plot_timelines(window_start, window_step_s, predicted, non_wear, classes, ti
     ax.set_xticks(range(0, 25, 3), [f"{h:02d}:00" for h in range(0, 25, 3)])
     ax.set_xlabel("time of day")
     ax.set_ylim(len(days) - 0.5, -0.5)  # the first day on top
-    labels = [day.strftime("%a %Y-%m-%d") for day in days.astype("datetime64[D]").tolist()]
+    labels = days.strftime("%a %Y-%m-%d")
     ax.set_yticks(range(len(days)), labels, fontsize=8)
     ax.grid(axis="x", alpha=0.3)
     ax.set_title(title, fontsize=10)

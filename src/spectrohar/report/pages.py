@@ -38,6 +38,7 @@ def build(
     spectrograms,
     dictionary,
     comparison,
+    selected,
     runs,
     classification_reports,
     histories,
@@ -52,13 +53,16 @@ def build(
 ) -> None:
     """The report rule: draw each of `figures` (name: PNG path) to its path under the `report`
     settings, then write `page` embedding them in that order, each captioned by its file in
-    `captions` (name: path). The page opens with the `comparison` table; then each run's test
+    `captions` (name: path). Its title names the run `selected` on the validation participants
+    (select_model's JSON), its test kappa beside it; the page opens with the `comparison`
+    table, with each run's validation kappa; then each run's test
     scores (`runs`: (model, smoothing): metrics.json path, `classification_reports` in the same
     order), each model's training history (`histories`: model: path), example windows from the
     spectrogram stores `spectrograms` labelled under the `labels` settings with `dictionary`, the
     quality table `qc` and the run's `config`."""
     table = pd.read_csv(comparison)
     table.attrs["confidence"] = config["compare"]["confidence"]  # CSV keeps no attributes
+    selection = json.loads(Path(selected).read_text())
     scores = {run: json.loads(Path(path).read_text()) for run, path in runs.items()}
     history = {model: pd.read_csv(path) for model, path in histories.items()}
     ds = open_spectrograms(spectrograms)
@@ -126,10 +130,13 @@ def build(
         for model, frame in history.items()
     )
     quality = pd.read_csv(qc, keep_default_na=False)
-    best = table.loc[table.kappa.idxmax()]
+    # The run chosen on the validation participants, as predict.model: best chooses it; its
+    # test kappa is shown, not used to choose.
+    chosen = table.loc[(table.model + "/" + table.smoothing) == selection["run"]].iloc[0]
     title = (
-        f"spectrohar report: {best.n_windows} test windows, best kappa {best.kappa:.3f} "
-        f"({best.model} + {best.smoothing})"
+        f"spectrohar report: selected on validation: {chosen.model} + {chosen.smoothing} "
+        f"(validation kappa {selection['validation_kappa'][selection['run']]:.3f}); its test "
+        f"kappa {chosen.kappa:.3f} on {chosen.n_windows} test windows"
     )
     Path(page).write_text(
         f"""<!DOCTYPE html>
@@ -138,8 +145,9 @@ def build(
 <h2>Comparison</h2>
 <p>Every model x smoothing on the test participants, with {config["compare"]["confidence"]:.0%}
 confidence intervals from a bootstrap over the test participants
-(<code>{esc(str(comparison))}</code>).</p>
-{_comparison_html(table)}
+(<code>{esc(str(comparison))}</code>), beside its kappa on the validation participants, on which
+the run of the title is selected (<code>{esc(str(selected))}</code>).</p>
+{_comparison_html(table, selection["validation_kappa"])}
 {figure("comparison")}
 <h2>Test scores per model and smoothing</h2>{"".join(sections)}
 <h2>Training</h2>{figure("training_curves")}{histories_html}
@@ -164,9 +172,12 @@ def _selected(history: pd.DataFrame):
     return history[history.selected.astype(bool)].iloc[0]
 
 
-def _comparison_html(table: pd.DataFrame) -> str:
-    """The comparison table, each metric as `estimate [low, high]`."""
+def _comparison_html(table: pd.DataFrame, validation_kappa) -> str:
+    """The comparison table, each metric as `estimate [low, high]`, after each run's
+    `validation_kappa` ("model/smoothing": kappa)."""
     shown = table[["model", "smoothing", "n_participants", "n_windows"]].copy()
+    runs = table.model + "/" + table.smoothing
+    shown["validation_kappa"] = [f"{validation_kappa[run]:.3f}" for run in runs]
     for name in METRICS:
         shown[name] = [
             f"{e:.3f} [{lo:.3f}, {hi:.3f}]"
@@ -190,12 +201,13 @@ def _headline(metrics) -> list[tuple[str, str]]:
     ]
 
 
-def predictions_page(tables, summary, metrics, page) -> None:
+def predictions_page(tables, summary, metrics, not_read, page) -> None:
     """The predict_page rule: `page`, HTML with each recording's timeline of each day and its
-    daily totals, from the recordings' tables (name: parquet path), their `summary` and
-    `metrics` as prediction.predict.summarise wrote them."""
+    daily totals, then the files `not_read`, from the recordings' tables (name: parquet path),
+    their `summary`, `metrics` and `not_read` as prediction.predict.summarise wrote them."""
     days = pd.read_csv(summary, dtype={"recording": str})
     scores = json.loads(Path(metrics).read_text())
+    unread = pd.read_csv(not_read, dtype=str)
     sections = []
     for name, path in tables.items():
         table = pd.read_parquet(path)
@@ -226,6 +238,10 @@ axis is still over {rule["window_minutes"]} minutes when its standard deviation 
 block with {rule["axes_still"]} still axes is non-wear, left out of the hours of each class. A day
 is complete with 21 h worn and recorded (<code>{esc(str(summary))}</code>).</p>
 {"".join(sections)}
+<h2>Files not read</h2>
+<p>{len(unread)} files beside the recordings, not read as recordings
+(<code>{esc(str(not_read))}</code>).</p>
+{unread.to_html(index=False) if len(unread) else ""}
 </body></html>
 """,
         encoding="utf-8",
@@ -246,9 +262,12 @@ def _recording_html(name, table, days, figure, scores) -> str:
         f"{scores['macro_f1']:.3f}"
     )
     totals = days.drop(columns="recording").to_html(index=False, float_format="{:.2f}".format)
+    rate = f"recorded at {attrs['recorded_sample_rate']:.4g} Hz" + (
+        f", resampled to the model's {attrs['sample_rate']:g} Hz" if attrs["resampled"] else ""
+    )
     return (
         f"<h2>{html.escape(name)}</h2><p><code>{html.escape(attrs['recording'])}</code>: "
-        f"{len(table)} windows, {int(table.non_wear.sum())} of them non-wear, times "
+        f"{rate}; {len(table)} windows, {int(table.non_wear.sum())} of them non-wear, times "
         f"{html.escape(attrs['time_zone'])}{kappa}</p>"
         f'<figure><img alt="timeline of {html.escape(name)}" '
         f'src="data:image/png;base64,{image}"></figure>{totals}'

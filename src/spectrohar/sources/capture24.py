@@ -47,6 +47,7 @@ COLUMNS = {
 EXPECTED = f"{','.join(COLUMNS)}, in any case, annotation optional"
 # Timestamps with a zone offset are read as instants (UTC), then put on the first one's clock.
 WITH_OFFSET = pa.timestamp("ns", tz="UTC")
+FIRST_OFFSET = " (offset of the first timestamp)"  # after the offset, in a recording's time zone
 _CAST_ERROR = re.compile(
     r"Failed to parse string: '(.*)' as a scalar of type [^:]*"
     r"(?:: (expected no zone offset|expected a zone offset))?"
@@ -81,6 +82,25 @@ def participants(settings) -> list[str]:
         refuse_other_files(paths[0])
     refuse_identical_files([paths[0] for paths in by_id.values()])
     return sorted(by_id)
+
+
+def not_recordings(folder) -> dict[str, str]:
+    """Each entry of `folder` that participants() does not take for a recording, hidden ones
+    too, with what it is (predict.recordings names them, so that no file there goes unread
+    without a word)."""
+    kinds = {
+        DICTIONARY: "the annotation-label dictionary (it labels annotations), no recording",
+        METADATA: "the metadata table, no recording",
+    }
+    found = {}
+    for path in sorted(Path(folder).iterdir()):
+        if path.name in kinds:
+            found[str(path)] = kinds[path.name]
+        elif path.is_dir():
+            found[str(path)] = "a folder: recordings are read from the folder itself, not below"
+        elif not path.name.endswith(SUFFIXES):
+            found[str(path)] = "not a recording file (<name>.csv.gz or <name>.csv)"
+    return found
 
 
 def inputs(source, participant) -> dict[str, str]:
@@ -136,12 +156,19 @@ def read_recording(path) -> tuple[np.ndarray, np.ndarray, pd.Series, str]:
     except (pa.ArrowException, OSError, EOFError, csv.Error) as error:
         raise DataError(f"{path}: cannot be read as a Capture-24 recording: {error}") from None
     _check_time(path, time)
-    time_zone = (
-        NO_OFFSET
-        if offset is None
-        else f"{datetime.timezone(offset)} (offset of the first timestamp)"
-    )
+    time_zone = NO_OFFSET if offset is None else f"{datetime.timezone(offset)}{FIRST_OFFSET}"
     return time, acceleration, annotation, time_zone
+
+
+def time_offset(time_zone) -> datetime.timedelta | None:
+    """The zone offset of the clock that read_recording's `time_zone` names (None: NO_OFFSET),
+    so that its times less the offset are UTC."""
+    if time_zone == NO_OFFSET:
+        return None
+    name = time_zone.removesuffix(FIRST_OFFSET)  # datetime.timezone's: UTC, UTC+01:00, ...
+    if name == "UTC":
+        return datetime.timedelta(0)
+    return datetime.datetime.strptime(name, "UTC%z").utcoffset()
 
 
 def refuse_other_files(path) -> None:
