@@ -1,3 +1,4 @@
+import os
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,12 @@ import yaml
 
 from spectrohar.cache.layout import participant_windows, window_dataset
 from spectrohar.cache.stores import write_dataset
+
+# One thread per pytest-xdist worker for torch and BLAS (each of CI's two cores runs a worker):
+# two workers of two spinning OpenMP threads each ran the network tests 3-4 times slower. Set
+# before torch is imported; a job that asks for threads (train.threads) still gets them.
+if "PYTEST_XDIST_WORKER" in os.environ:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -252,10 +252,11 @@ def test_the_report_stops_at_a_damaged_example_window(stores, pristine, tmp_path
     for chunk in (stores[0].parent).rglob("spectrogram/c/**/*"):  # whichever windows are drawn
         if chunk.is_file():
             flip_bytes(chunk)
-    names = ("c.csv", "h.csv", "m.json", "r.txt", "q.csv")
-    comparison, history, metrics, text, qc = (tmp_path / name for name in names)
+    names = ("c.csv", "s.json", "h.csv", "m.json", "r.txt", "q.csv")
+    comparison, selected, history, metrics, text, qc = (tmp_path / name for name in names)
     comparison.write_text("model,smoothing,n_windows,kappa\ncnn,none,1,0.5\n")
     history.write_text("epoch,selected\n1,True\n")
+    selected.write_text('{"run": "cnn/none", "validation_kappa": {"cnn/none": 0.5}}')
     metrics.write_text('{"classes": ["sleep"]}')
     text.write_text("")
     qc.write_text("participant\nP001\n")
@@ -265,6 +266,7 @@ def test_the_report_stops_at_a_damaged_example_window(stores, pristine, tmp_path
             stores,
             pristine[2],
             comparison,
+            selected,
             {("cnn", "none"): metrics},
             [text],
             {"cnn": history},
