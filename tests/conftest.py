@@ -1,3 +1,4 @@
+import fcntl
 import os
 import shutil
 import subprocess
@@ -109,14 +110,35 @@ def rng():
     return np.random.default_rng(0)
 
 
+def made_once(tmp_path_factory, name, make):
+    """The folder `name` of this pytest run, made by `make(folder)` the first time it is asked
+    for, by whichever pytest-xdist worker asks first. pytest-xdist tears a worker's fixtures
+    down, session ones too, whenever its queue of tests runs dry, and the next test would make
+    the folder again: minutes, for a Snakemake run."""
+    root = tmp_path_factory.getbasetemp()
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        root = root.parent  # the workers' folders' common one
+    folder, made = root / name, root / f"{name}.made"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not made.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            make(folder)
+            made.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def small_run(tmp_path_factory):
     """The small workflow (SMALL) run once, for every module that reads its
     results; a test that changes the folder works on a copy."""
-    folder = workflow_folder(tmp_path_factory.mktemp("run"))
-    result = snakemake(folder, "--cores", "2")
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
-    return folder
+
+    def make(folder):
+        result = snakemake(workflow_folder(folder), "--cores", "2")
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+
+    return made_once(tmp_path_factory, "small_run", make)
 
 
 @pytest.fixture

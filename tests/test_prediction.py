@@ -16,7 +16,7 @@ import pytest
 import scipy.signal
 import torch
 import yaml
-from conftest import REPO, SMALL, snakemake
+from conftest import REPO, SMALL, made_once, snakemake
 from sklearn.metrics import cohen_kappa_score
 from test_own_data import write_csv
 from test_train import TRAINING
@@ -438,21 +438,24 @@ def predicted(small_run, tmp_path_factory):
     """A copy of the small run's folder after `snakemake predict` with predict.model best, on
     recordings/: wrist.csv.gz and annotated.csv.gz (a synthetic participant's hour at 100 Hz),
     beside a device file and notes, which are not read; its stderr in snakemake.stderr."""
-    folder = tmp_path_factory.mktemp("predict") / "run"
-    shutil.copytree(small_run, folder, ignore=shutil.ignore_patterns(".snakemake"))
-    recordings = folder / "recordings"
-    recordings.mkdir()
-    wrist(recordings / "wrist.csv.gz", np.random.default_rng(5))
-    synthetic.write_recording(recordings / "annotated.csv.gz", "P999", Synthetic(8, 1, 11))
-    (recordings / "wrist.cwa").write_bytes(b"MD")
-    (recordings / "notes.txt").write_text("wrist: left\n")
-    predict = {"recordings": "recordings", "unit": "g", "model": "best", "timezone": None}
-    config = {**SMALL, "predict": predict}
-    (folder / "small.yaml").write_text(yaml.safe_dump(config))
-    result = snakemake(folder, "--cores", "2", "predict")
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
-    (folder / "snakemake.stderr").write_text(result.stderr)
-    return folder
+
+    def make(folder):
+        folder.rmdir()
+        shutil.copytree(small_run, folder, ignore=shutil.ignore_patterns(".snakemake"))
+        recordings = folder / "recordings"
+        recordings.mkdir()
+        wrist(recordings / "wrist.csv.gz", np.random.default_rng(5))
+        synthetic.write_recording(recordings / "annotated.csv.gz", "P999", Synthetic(8, 1, 11))
+        (recordings / "wrist.cwa").write_bytes(b"MD")
+        (recordings / "notes.txt").write_text("wrist: left\n")
+        predict = {"recordings": "recordings", "unit": "g", "model": "best", "timezone": None}
+        config = {**SMALL, "predict": predict}
+        (folder / "small.yaml").write_text(yaml.safe_dump(config))
+        result = snakemake(folder, "--cores", "2", "predict")
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+        (folder / "snakemake.stderr").write_text(result.stderr)
+
+    return made_once(tmp_path_factory, "predicted", make)
 
 
 def outputs(folder):

@@ -223,7 +223,10 @@ def test_report_logs_and_benchmarks(run):
     assert "Test kappa by sex" in page and "Comparison" in page
     for caption in (REPO / "workflow" / "report").glob("*.rst"):
         assert f"<figcaption>{html.escape(' '.join(caption.read_text().split()))}<" in page
-    assert "Data quality per participant" in page and "30 s windows kept" in page
+    assert (
+        "Data quality per participant" in page
+        and "30 s windows (starting\nevery 30 s) kept" in page
+    )
     qc = pd.read_csv(run / "results" / "qc.csv", keep_default_na=False)
     assert qc.participant.tolist() == PARTICIPANTS and (qc.error == "").all()
     stores = [xr.open_zarr(run / "results" / "windows" / f"{p}.zarr") for p in PARTICIPANTS]
