@@ -157,10 +157,10 @@ def cache_pools(monkeypatch):
     return pools
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own, which reads the groups
 def pytest_collection_modifyitems(items):
-    """Under pytest-xdist's loadgroup (two workers on CI's two cores), the tests that read the
-    shared small run go to one worker, so that it is made once, and each other module's tests
-    stay together, so that a module's fixtures are made once."""
+    """Under pytest-xdist's loadgroup (two workers on CI's two cores), each module's tests stay
+    together, so that a module's fixtures are made once; the runs that several modules read are
+    made once by whichever worker asks first (made_once)."""
     for item in items:
-        group = "small_run" if "small_run" in item.fixturenames else item.path.name
-        item.add_marker(pytest.mark.xdist_group(group))
+        item.add_marker(pytest.mark.xdist_group(item.path.name))
