@@ -5,7 +5,7 @@ from pathlib import Path
 from snakemake.logging import logger
 
 from spectrohar import settings
-from spectrohar.sources import labels
+from spectrohar.sources import annotations, labels
 from spectrohar.errors import DataError
 from spectrohar.models import FAMILIES, model_file
 from spectrohar.sources import PARTICIPANT_ID, source

@@ -42,6 +42,17 @@ WALK = (
     "home activity;miscellaneous;walking;17150 walking household without observable loads;MET 2.0"
 )
 CLASSES = ["light", "sleep"]  # WALK's and SLEEP's labels under Walmsley2020
+NOT_A_RECORDING = (
+    "not a recording file (<name> and one of .csv.gz, .csv, .cwa.gz, .cwa, .gt3x.gz, .gt3x, "
+    ".bin.gz, .bin)"
+)
+SOURCE = {
+    "kind": "capture24",
+    "path": "-",
+    "participants": [],
+    "on_error": "stop",
+    "calibrate": "auto",
+}
 STFT = {"n_fft": 60, "hop_length": 24, "window": "hann", "channels": ["x", "y", "z"]}
 RATE, WINDOW_S = 50, 10  # the model's windows
 
@@ -240,7 +251,10 @@ def windows_stage_error(path) -> str:
         capture24.read(
             {"recording": str(path)},
             "p",
-            Windows(length_s=30, step_s=None, sample_rate=100, resample=True, unit="g"),
+            source=settings.section("source", SOURCE),
+            windows=Windows(
+                length_s=30, step_s=None, sample_rate=100, resample=True, unit="g", max_gap_s=1
+            ),
         )
     return str(error.value)
 
@@ -281,7 +295,8 @@ def test_a_recording_the_model_cannot_take_is_refused_naming_it(tmp_path, networ
     with pytest.raises(SystemExit):
         predict_cli([notes], network[0], tmp_path / "out")
     assert last_line(capsys) == (
-        f"spectrohar: {notes}: is no recording file (<name>.csv.gz or <name>.csv)"
+        f"spectrohar: {notes}: is no recording file (<name> and one of .csv.gz, .csv, .cwa.gz, "
+        ".cwa, .gt3x.gz, .gt3x, .bin.gz, .bin)"
     )
     hmm = tmp_path / "hmm.json"
     three = ["sleep", "sitting", "walking"]
@@ -310,7 +325,10 @@ def test_a_25_hz_recording_keeps_its_last_window_and_says_it_was_resampled(tmp_p
     assert table.attrs["recorded_sample_rate"] == pytest.approx(25)
     assert table.attrs["resampled"] and table.attrs["sample_rate"] == RATE
     page = (out / "report.html").read_text()
-    assert "recorded at 25 Hz, resampled to the model's 50 Hz; 9 windows" in page
+    assert (
+        "recorded at 25 Hz, resampled to the model's 50 Hz; calibration off: a CSV recording "
+        "(calibrate: auto calibrates device files); 9 windows"
+    ) in page
 
 
 def test_a_unit_hint_names_the_setting_of_its_context(tmp_path, network, rng, capsys):
@@ -327,6 +345,8 @@ def test_a_unit_hint_names_the_setting_of_its_context(tmp_path, network, rng, ca
             model_file=network[0],
             hmm_file=None,
             unit="g",
+            calibrate="auto",
+            max_gap_s=1,
             timezone=None,
             nonwear=NonWearRule(),
             device="cpu",
@@ -336,12 +356,14 @@ def test_a_unit_hint_names_the_setting_of_its_context(tmp_path, network, rng, ca
 def test_files_beside_the_recordings_are_named_with_what_they_are(tmp_path):
     folder = tmp_path / "recordings"
     (folder / "sub").mkdir(parents=True)
-    for name in ["a.csv.gz", "b.csv", "notes.txt", "wrist.cwa", ".DS_Store", "c.csv.bak"]:
+    for name in ["a.csv.gz", "b.csv", "c.cwa", "d.bin.gz", "notes.txt", "wrist.cwa.part"]:
+        (folder / name).write_text("")
+    for name in [".DS_Store", "c.csv.bak", "annotations.csv"]:
         (folder / name).write_text("")
     (folder / "annotation-label-dictionary.csv").write_text("")
     (folder / "metadata.csv").write_text("")
     found = capture24.not_recordings(folder)
-    other = "not a recording file (<name>.csv.gz or <name>.csv)"
+    other = NOT_A_RECORDING
     assert found == {
         str(folder / ".DS_Store"): other,
         str(folder / "annotation-label-dictionary.csv"): (
@@ -351,7 +373,10 @@ def test_files_beside_the_recordings_are_named_with_what_they_are(tmp_path):
         str(folder / "metadata.csv"): "the metadata table, no recording",
         str(folder / "notes.txt"): other,
         str(folder / "sub"): "a folder: recordings are read from the folder itself, not below",
-        str(folder / "wrist.cwa"): other,
+        str(folder / "wrist.cwa.part"): other,
+        str(folder / "annotations.csv"): (
+            "the annotation table of the folder's recordings, no recording"
+        ),
     }
 
 
@@ -436,8 +461,10 @@ def wrist(path, rng):
 @pytest.fixture(scope="module")
 def predicted(small_run, tmp_path_factory):
     """A copy of the small run's folder after `snakemake predict` with predict.model best, on
-    recordings/: wrist.csv.gz and annotated.csv.gz (a synthetic participant's hour at 100 Hz),
-    beside a device file and notes, which are not read; its stderr in snakemake.stderr."""
+    recordings/: wrist.csv.gz, annotated.csv.gz (a synthetic participant's hour at 100 Hz) and
+    device.cwa (that hour as a miscalibrated AX3 at a wandering rate would give it, annotated
+    by annotations.csv), beside a partial download and notes, which are not read; its stderr
+    in snakemake.stderr."""
 
     def make(folder):
         folder.rmdir()
@@ -445,10 +472,18 @@ def predicted(small_run, tmp_path_factory):
         recordings = folder / "recordings"
         recordings.mkdir()
         wrist(recordings / "wrist.csv.gz", np.random.default_rng(5))
-        synthetic.write_recording(recordings / "annotated.csv.gz", "P999", Synthetic(8, 1, 11))
-        (recordings / "wrist.cwa").write_bytes(b"MD")
+        for name, kind in (("annotated.csv.gz", "csv"), ("device.cwa", "cwa")):
+            synthetic.write_recording(
+                recordings / name,
+                "P999",
+                Synthetic(8, 1, 11, kind),
+                intervals=recordings / "annotations.csv",
+            )
+        annotations = pd.read_csv(recordings / "annotations.csv")
+        annotations.assign(recording="device").to_csv(recordings / "annotations.csv", index=False)
+        (recordings / "wrist.cwa.part").write_bytes(b"MD")
         (recordings / "notes.txt").write_text("wrist: left\n")
-        predict = {"recordings": "recordings", "unit": "g", "model": "best", "timezone": None}
+        predict = {"recordings": "recordings", "model": "best"}
         config = {**SMALL, "predict": predict}
         (folder / "small.yaml").write_text(yaml.safe_dump(config))
         result = snakemake(folder, "--cores", "2", "predict")
@@ -520,9 +555,36 @@ def test_the_page_has_a_timeline_per_recording_with_its_days(predicted):
 
 
 @pytest.mark.slow
+def test_a_device_file_is_predicted_with_its_device_and_calibration(predicted):
+    results = predicted / "results" / "predict"
+    cohort = pd.read_csv(results / "cohort.csv", dtype=str).set_index("recording")
+    device = cohort.loc["device"]
+    assert (device.device_format, device.device_type, device.device_serial) == (
+        "Axivity CWA",
+        "AX3",
+        "999",
+    )
+    assert float(device.device_sample_rate_hz) == 100 and float(device.device_range_g) == 8
+    assert device.calibration_reason.startswith(("applied", "not applied"))
+    assert pd.isna(cohort.loc["wrist", "device_type"])
+    assert cohort.loc["wrist", "calibration_reason"].startswith("off: a CSV recording")
+    table = pd.read_parquet(results / "device.parquet")
+    assert table.attrs["resampled"] and table.attrs["device_serial"] == "999"
+    # Labelled from annotations.csv on the device's clock: the hour's labels as the CSV's.
+    csv = pd.read_parquet(results / "annotated.parquet")
+    shares = [t.label.value_counts(normalize=True) for t in (table, csv)]
+    pd.testing.assert_series_equal(*shares, atol=0.05, check_names=False)
+    metrics = json.loads((results / "metrics.json").read_text())
+    assert metrics["device"]["n_windows"] == table.label.notna().sum() > 100
+    page = (results / "report.html").read_text()
+    assert "AX3 999 (Axivity CWA, set to 100 Hz and ±8 g)" in page
+    assert "<h2>Recordings</h2>" in page
+
+
+@pytest.mark.slow
 def test_files_that_are_no_recordings_are_named_not_skipped(predicted):
-    other = "not a recording file (<name>.csv.gz or <name>.csv)"
-    unread = {"recordings/notes.txt": other, "recordings/wrist.cwa": other}
+    other = NOT_A_RECORDING
+    unread = {"recordings/notes.txt": other, "recordings/wrist.cwa.part": other}
     stderr = (predicted / "snakemake.stderr").read_text()
     for path, reason in unread.items():
         assert f"predict.recordings: {path}: not read: {reason}" in stderr  # at parse time
@@ -531,7 +593,7 @@ def test_files_that_are_no_recordings_are_named_not_skipped(predicted):
     not_read = pd.read_csv(predicted / "results" / "predict" / "not_read.csv")
     assert dict(zip(not_read.file, not_read.reason, strict=True)) == unread
     page = (predicted / "results" / "predict" / "report.html").read_text()
-    assert "<h2>Files not read</h2>" in page and "recordings/wrist.cwa" in page
+    assert "<h2>Files not read</h2>" in page and "recordings/wrist.cwa.part" in page
 
 
 @pytest.mark.slow

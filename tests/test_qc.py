@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 from conftest import write_recording
 from test_windows import build_store
 
@@ -25,6 +26,11 @@ def test_the_table_accounts_for_every_window(tmp_path, rng):
         [tmp_path / "P001.zarr", tmp_path / "P002.zarr"], read_dictionary(), "Willetts2018"
     )
     first, second = table.to_dict("records")
+    calibration = {key: first.pop(key) for key in list(first) if key.startswith("calibration_")}
+    assert not calibration["calibration_applied"]
+    assert calibration["calibration_reason"] == (
+        "off: a CSV recording (calibrate: auto calibrates device files)"
+    )
     assert first == {
         "participant": "P001",
         "rows_read": 15000,
@@ -41,4 +47,5 @@ def test_the_table_accounts_for_every_window(tmp_path, rng):
         "label_walking": 1,
     }
     assert second["windows_kept"] == 0 and second["label_sleep"] == 0
+    assert pd.isna(second["calibration_reason"])  # never read
     assert second["error"] == f"{bad}: line 2, column 'z': 'x' is not a number"

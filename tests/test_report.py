@@ -388,8 +388,11 @@ def test_the_window_length_comes_from_the_store_and_the_scheme_from_the_settings
     assert Page(page).part("h2", "Data quality per participant")[0] == (
         "p",
         "Rows read, hours recorded and annotated, 10 s windows (starting every 10 s) kept (and "
-        "of those unannotated) and dropped per reason, and windows per label under the scheme "
-        f"TestScheme, from the windowing stage ({inputs['qc']}).",
+        "of those unannotated) and dropped per reason, the device (for a device file) and the "
+        "autocalibration (van Hees et al. 2014: error of the stationary 10 s windows from 1 g "
+        "before and after in mg, offset, scale and temperature coefficient per axis, applied or "
+        "why not), and windows per label under the scheme TestScheme, from the windowing stage "
+        f"({inputs['qc']}).",
     )
 
 

@@ -15,7 +15,7 @@ from test_windows import START, WINDOWS, build_store, processed_data
 from spectrohar import settings
 from spectrohar.cache import windows
 from spectrohar.errors import DataError
-from spectrohar.sources import capture24, npy
+from spectrohar.sources import capture24, csvfile, npy
 from spectrohar.sources.labels import PACKAGED_DICTIONARY, labelling
 
 MS = np.timedelta64(1, "ms")
@@ -23,12 +23,23 @@ MS = np.timedelta64(1, "ms")
 
 def source(folder):
     return settings.section(
-        "source", {"kind": "capture24", "path": str(folder), "participants": [], "on_error": "stop"}
+        "source",
+        {
+            "kind": "capture24",
+            "path": str(folder),
+            "participants": [],
+            "on_error": "stop",
+            "calibrate": "auto",
+        },
     )
 
 
 def folder_ids(folder):
-    return capture24.participants(types.SimpleNamespace(source=source(folder)))
+    return capture24.participants(folder_settings(folder))
+
+
+def folder_settings(folder):
+    return types.SimpleNamespace(source=source(folder))
 
 
 def test_every_csv_and_csv_gz_is_a_recording_but_the_dictionary_and_metadata(tmp_path):
@@ -44,19 +55,30 @@ def test_one_id_as_csv_and_csv_gz_is_refused_naming_both(tmp_path):
     (tmp_path / "P001.csv.gz").write_text("compressed")
     with pytest.raises(
         DataError,
-        match=rf"^{tmp_path}/P001.csv and {tmp_path}/P001.csv.gz are both recordings of "
-        r"participant 'P001': remove one$",
+        match=rf"^{tmp_path}/P001.csv and {tmp_path}/P001.csv.gz are each a recording of "
+        r"participant 'P001': keep one$",
     ):
         folder_ids(tmp_path)
 
 
-def test_inputs_name_whichever_file_exists(tmp_path):
-    (tmp_path / "P001.csv").write_text("plain")
-    (tmp_path / "P002.csv.gz").write_text("compressed")
-    assert capture24.inputs(source(tmp_path), "P001") == {"recording": f"{tmp_path}/P001.csv"}
-    assert capture24.inputs(source(tmp_path), "P002") == {"recording": f"{tmp_path}/P002.csv.gz"}
-    # Not there yet (a rule makes it): the compressed name.
-    assert capture24.inputs(source(tmp_path), "P003") == {"recording": f"{tmp_path}/P003.csv.gz"}
+def test_inputs_name_whichever_file_exists_and_the_annotation_table(tmp_path):
+    for name in ("P001.csv", "P002.csv.gz", "P003.cwa.gz", "P003.x.csv"):
+        (tmp_path / name).write_text(name)
+    for participant, name in (
+        ("P001", "P001.csv"),
+        ("P002", "P002.csv.gz"),
+        ("P003", "P003.cwa.gz"),
+    ):
+        assert capture24.inputs(folder_settings(tmp_path), participant) == {
+            "recording": f"{tmp_path}/{name}"
+        }
+    (tmp_path / "annotations.csv").write_text("recording,start,end,annotation\n")
+    assert capture24.inputs(folder_settings(tmp_path), "P001") == {
+        "recording": f"{tmp_path}/P001.csv",
+        "annotations": f"{tmp_path}/annotations.csv",
+    }
+    with pytest.raises(DataError, match="holds no recording of participant 'P004'"):
+        capture24.inputs(folder_settings(tmp_path), "P004")
 
 
 def test_header_names_match_in_any_case_in_any_order_and_extra_columns_are_ignored(tmp_path):
@@ -66,7 +88,7 @@ def test_header_names_match_in_any_case_in_any_order_and_extra_columns_are_ignor
         "0,sleeping,1.0,2016-11-13 02:18:00.000000,0.25,-0.5,21.5\n"
         "1,,0.75,2016-11-13 02:18:00.010000,0.125,0.5,21.5\n"
     )
-    time, acceleration, annotation, time_zone = capture24.read_recording(path)
+    time, acceleration, annotation, time_zone = csvfile.read_recording(path)
     np.testing.assert_array_equal(time, [START, START + 10 * MS])
     np.testing.assert_array_equal(acceleration, [[-0.5, 0.25, 1.0], [0.5, 0.125, 0.75]])
     assert annotation.iloc[0] == "sleeping" and pd.isna(annotation.iloc[1])
@@ -80,7 +102,7 @@ def test_a_recording_without_annotations_is_read_as_unannotated(tmp_path, rng):
         "\n".join(",".join(line.split(",")[:4]) for line in path.read_text().splitlines()) + "\n"
     )
     assert path.read_text().startswith("time,x,y,z\n")
-    time, read, annotation, _ = capture24.read_recording(path)
+    time, read, annotation, _ = csvfile.read_recording(path)
     assert len(annotation) == 7000 and annotation.isna().all()
 
     build_store(path, tmp_path / "P001.zarr", "P001")
@@ -118,7 +140,7 @@ def test_offsets_put_times_on_the_first_timestamps_clock_across_a_dst_change(tmp
     path = offset_recording(tmp_path / "P001.csv", utc, offsets, rng)
     assert "2016-10-30 02:00:00.000000+01:00" in path.read_text()
 
-    time, _, _, time_zone = capture24.read_recording(path)
+    time, _, _, time_zone = csvfile.read_recording(path)
     np.testing.assert_array_equal(time, utc + np.timedelta64(2, "h"))
     assert time_zone == "UTC+02:00 (offset of the first timestamp)"
 
@@ -142,7 +164,7 @@ def test_offsets_put_times_on_the_first_timestamps_clock_across_a_dst_change(tmp
 def test_any_written_offset_is_accepted(tmp_path, written, expected, time_zone):
     path = tmp_path / "P001.csv"
     path.write_text(f"time,x,y,z\n{written},0,0,1\n")
-    time, _, _, read_zone = capture24.read_recording(path)
+    time, _, _, read_zone = csvfile.read_recording(path)
     assert time[0] == np.datetime64(expected, "ns")
     assert read_zone == f"{time_zone} (offset of the first timestamp)"
 
@@ -242,7 +264,7 @@ def test_header_names_and_values_with_surrounding_spaces_are_read(tmp_path):
         " 0.5, 2016-11-13 02:18:00.000000 , -0.25 , 1, sitting\n"
         "0.5 , 2016-11-13 02:18:00.010000,  ,1 ,\n"
     )
-    time, acceleration, annotation, _ = capture24.read_recording(path)
+    time, acceleration, annotation, _ = csvfile.read_recording(path)
     np.testing.assert_array_equal(time, [START, START + 10 * MS])
     np.testing.assert_array_equal(acceleration, [[0.5, -0.25, 1.0], [0.5, np.nan, 1.0]])
     # Kept as written; the labels match annotations with surrounding spaces removed.
@@ -300,7 +322,7 @@ def test_bad_lines_far_into_a_recording_are_placed(tmp_path, text, message):
     path = tmp_path / "P001.csv"
     path.write_bytes(text.encode(errors="surrogateescape"))  # \udce9: the byte 0xe9, no UTF-8
     with pytest.raises(DataError, match=rf"^{path}: {message}"):
-        capture24.read_recording(path)
+        csvfile.read_recording(path)
 
 
 def test_a_recording_read_in_pieces_is_the_whole_file(tmp_path, rng):
@@ -310,7 +332,7 @@ def test_a_recording_read_in_pieces_is_the_whole_file(tmp_path, rng):
     path = write_recording(
         tmp_path / "P001.csv.gz", "2016-11-13 02:18:00", acceleration, annotation
     )
-    time, read, labels, _ = capture24.read_recording(path)
+    time, read, labels, _ = csvfile.read_recording(path)
     np.testing.assert_array_equal(time, START + np.arange(len(annotation)) * 10 * MS)
     np.testing.assert_array_equal(read, acceleration.astype(np.float32))
     np.testing.assert_array_equal(labels.astype(object).where(labels.notna(), None), annotation)
@@ -322,14 +344,14 @@ def test_a_gzip_of_nul_bytes_is_not_csv_text_and_stops_at_once(tmp_path):
         for _ in range(64):
             f.write(bytes(1 << 20))  # 64 MiB of NUL bytes in about 64 KiB
     with pytest.raises(DataError, match=rf"^{path}: is not CSV text: byte 1 is a NUL byte"):
-        capture24.read_recording(path)
+        csvfile.read_recording(path)
 
 
 def test_text_that_is_not_utf8_is_not_csv_text(tmp_path):
     path = tmp_path / "P001.csv"
     path.write_bytes(HEADER.encode() + "2016-11-13 02:18:00,0,0,1,café\n".encode("latin-1"))
     with pytest.raises(DataError, match=rf"^{path}: is not CSV text: byte 52 is not UTF-8"):
-        capture24.read_recording(path)
+        csvfile.read_recording(path)
 
 
 @pytest.mark.parametrize("kind", ["device", "fifo"])
@@ -344,7 +366,7 @@ def test_a_device_or_fifo_is_refused_by_name(tmp_path, kind):
     with pytest.raises(DataError, match=rf"^{path}: {message}$"):
         folder_ids(tmp_path)
     with pytest.raises(DataError, match=rf"^{path}: {message}$"):
-        capture24.read_recording(path)
+        csvfile.read_recording(path)
 
 
 def test_processed_data_labels_alike_but_for_case_and_spaces_are_one_class(tmp_path, rng):

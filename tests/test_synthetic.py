@@ -24,7 +24,7 @@ def dictionary():
 def folder(tmp_path_factory):
     out = tmp_path_factory.mktemp("capture24")
     for pid in PIDS:
-        synthetic.write_recording(out / f"{pid}.csv.gz", pid, Synthetic(len(PIDS), HOURS, seed=7))
+        synthetic.write_recording(out / f"{pid}.csv.gz", pid, Synthetic(len(PIDS), HOURS, seed=7, format="csv"))
     return out
 
 
@@ -101,9 +101,9 @@ def test_deterministic(tmp_path):
         tmp_path / "b" / "P010.csv.gz",
         tmp_path / "P011.csv.gz",
     )
-    synthetic.write_recording(a, "P010", Synthetic(2, 0.1, seed=1))
-    synthetic.write_recording(b, "P010", Synthetic(2, 0.1, seed=1))
-    synthetic.write_recording(c, "P011", Synthetic(2, 0.1, seed=1))
+    synthetic.write_recording(a, "P010", Synthetic(2, 0.1, seed=1, format="csv"))
+    synthetic.write_recording(b, "P010", Synthetic(2, 0.1, seed=1, format="csv"))
+    synthetic.write_recording(c, "P011", Synthetic(2, 0.1, seed=1, format="csv"))
     assert a.read_bytes() == b.read_bytes()
     xa, xc = (pd.read_csv(p)[["x", "y", "z"]].to_numpy() for p in (a, c))
     assert not np.allclose(xa, xc)
@@ -161,7 +161,7 @@ def test_sleep_is_stiller_than_walking():
 
 def test_write_metadata(tmp_path):
     pids = synthetic.participant_ids(10)
-    synthetic.write_metadata(tmp_path, pids, Synthetic(10, 1, seed=3))
+    synthetic.write_metadata(tmp_path, pids, Synthetic(10, 1, seed=3, format="csv"))
     meta = pd.read_csv(tmp_path / "metadata.csv")
     assert list(meta.columns) == ["pid", "age", "sex"]
     assert meta.pid.tolist() == pids
@@ -169,7 +169,7 @@ def test_write_metadata(tmp_path):
     assert set(meta.sex) <= {"F", "M"}
     copied = (tmp_path / "annotation-label-dictionary.csv").read_bytes()
     assert copied == DICT_FILE.read_bytes()
-    synthetic.write_metadata(tmp_path / "again", pids, Synthetic(10, 1, seed=3))
+    synthetic.write_metadata(tmp_path / "again", pids, Synthetic(10, 1, seed=3, format="csv"))
     assert (tmp_path / "again" / "metadata.csv").read_bytes() == (
         tmp_path / "metadata.csv"
     ).read_bytes()

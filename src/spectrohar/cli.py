@@ -19,7 +19,7 @@ from spectrohar.cache.stores import (
 from spectrohar.cache.windows import UNITS
 from spectrohar.errors import DataError
 from spectrohar.prediction.nonwear import DEFAULT_RULE
-from spectrohar.prediction.predict import predict_files
+from spectrohar.prediction.predict import OUTPUTS, predict_files
 from spectrohar.report.figures import DPI, plot_window
 from spectrohar.report.pages import predictions_page
 
@@ -46,7 +46,10 @@ def main(argv=None) -> None:
         help="a trained model on recordings: a table per recording, a summary per day, a page",
     )
     predict.add_argument(
-        "recordings", nargs="+", metavar="RECORDING", help="a *.csv.gz or *.csv recording"
+        "recordings",
+        nargs="+",
+        metavar="RECORDING",
+        help="a recording: *.csv.gz or *.csv, or a device file (.cwa, .gt3x, .bin, each also .gz)",
     )
     predict.add_argument(
         "--model", required=True, help="a model file the pipeline saved: model.pt, model.skops"
@@ -55,6 +58,21 @@ def main(argv=None) -> None:
     predict.add_argument("--output", required=True, help="the folder to write the results to")
     predict.add_argument(
         "--unit", choices=list(UNITS), default="g", help="the recordings' unit (g)"
+    )
+    predict.add_argument(
+        "--calibrate",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="autocalibrate the recordings (van Hees et al. 2014), as predict.calibrate: auto "
+        "calibrates device files only",
+    )
+    predict.add_argument(
+        "--max-gap",
+        type=float,
+        default=settings.DEFAULTS["windows"]["max_gap_s"],
+        metavar="SECONDS",
+        help="a longer step between a device file's timestamps is missing data, as "
+        "windows.max_gap_s (%(default)s)",
     )
     predict.add_argument(
         "--timezone",
@@ -80,6 +98,8 @@ def main(argv=None) -> None:
                 model_file=args.model,
                 hmm_file=args.hmm,
                 unit=args.unit,
+                calibrate=args.calibrate,
+                max_gap_s=args.max_gap,
                 nonwear=DEFAULT_RULE,
                 timezone=args.timezone,
                 device=args.device,
@@ -87,7 +107,7 @@ def main(argv=None) -> None:
             # As the workflow's predict_page rule does after predict_summary.
             predictions_page(
                 tables,
-                *(output / name for name in ("summary.csv", "metrics.json", "not_read.csv")),
+                *(output / name for name in OUTPUTS),
                 output / "report.html",
             )
             print(f"{len(args.recordings)} recordings -> {args.output}")

@@ -26,7 +26,8 @@ from spectrohar.sources.metadata import METADATA
 
 REPO = Path(__file__).resolve().parents[2]  # the checkout the package is installed from
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
-DEFAULT_CONFIG = REPO / "config.yaml"  # the pipeline's defaults
+DEFAULT_CONFIG = REPO / "config.yaml"
+DEFAULTS = yaml.safe_load(DEFAULT_CONFIG.read_text())  # the pipeline's default settings
 _PROPERTIES = yaml.safe_load(SCHEMA.read_text())["properties"]
 _JSON_TYPES = {
     "string": str,
@@ -107,7 +108,7 @@ NonWearRule = _section_type(
     "Thresholds of the rule: an axis is still over `window_minutes` when its standard deviation "
     "is below `std_mg` and its range below `range_mg`; windows start every `step_minutes`; a "
     "block is non-wear when `axes_still` axes are still.",
-    defaults=yaml.safe_load(DEFAULT_CONFIG.read_text())["nonwear"],
+    defaults=DEFAULTS["nonwear"],
 )
 
 

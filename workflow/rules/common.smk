@@ -4,6 +4,7 @@ import functools
 import json
 
 from spectrohar.sources import capture24
+from spectrohar.sources.recordings import SUFFIXES
 
 PREDICTION_RUNS = [f"{model}/{smoothing}" for model in FAMILIES for smoothing in SMOOTHINGS]
 MODEL_SUFFIXES = [Path(family.model_file).suffix for family in FAMILIES.values()]
@@ -19,24 +20,29 @@ if not (
 
 
 @functools.cache
-def predict_recordings() -> dict[str, str]:
-    """The files of predict.recordings by name, listed as a capture24 source's participants."""
+def predict_recordings() -> dict[str, dict[str, str]]:
+    """The files of each recording of predict.recordings by name (its recording and the
+    folder's annotation table where there is one), listed as a capture24 source's
+    participants."""
     folder = SETTINGS.predict.recordings
     if folder is None or not Path(folder).is_dir():
         raise WorkflowError(
             f"config predict.recordings: {folder!r} is not a folder (name the folder of "
-            "recordings to predict, *.csv.gz or *.csv)"
+            f"recordings to predict: {', '.join(SUFFIXES)})"
         )
-    source = settings.Source(kind="capture24", path=folder, participants=[], on_error="stop")
+    source = dataclasses.replace(SETTINGS.source, kind="capture24", path=folder, participants=[])
+    recordings = dataclasses.replace(SETTINGS, source=source)
     try:
-        names = capture24.participants(dataclasses.replace(SETTINGS, source=source))
+        names = capture24.participants(recordings)
     except DataError as error:
         raise WorkflowError(str(error)) from None
     for path, reason in not_read().items():
         logger.warning(f"predict.recordings: {path}: not read: {reason}")
     if not names:
-        raise WorkflowError(f"config predict.recordings: {folder!r} holds no *.csv.gz or *.csv")
-    return {name: capture24.inputs(source, name)["recording"] for name in names}
+        raise WorkflowError(
+            f"config predict.recordings: {folder!r} holds no recording ({', '.join(SUFFIXES)})"
+        )
+    return {name: capture24.inputs(recordings, name) for name in names}
 
 
 @functools.cache

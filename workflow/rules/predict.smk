@@ -26,7 +26,7 @@ checkpoint select_model:
 rule predict_recording:
     input:
         unpack(predict_model),
-        recording=lambda wildcards: predict_recordings()[wildcards.recording],
+        unpack(lambda wildcards: predict_recordings()[wildcards.recording]),
     output:
         "results/predict/{recording}.parquet",
     log:
@@ -40,6 +40,8 @@ rule predict_recording:
         mem_mb=4000,  # a week at 100 Hz: 0.7 GB of windows, several times that while read
     params:
         unit=config["predict"]["unit"],
+        calibrate=config["predict"]["calibrate"],
+        max_gap_s=config["windows"]["max_gap_s"],
         timezone=config["predict"]["timezone"],
         nonwear=config["nonwear"],
         device=config["train"]["device"],
@@ -54,6 +56,7 @@ rule predict_summary:
         summary="results/predict/summary.csv",
         metrics="results/predict/metrics.json",
         not_read="results/predict/not_read.csv",
+        cohort="results/predict/cohort.csv",
     log:
         "logs/predict/summary.log",
     benchmark:
@@ -73,6 +76,7 @@ rule predict_page:
         summary=rules.predict_summary.output.summary,
         metrics=rules.predict_summary.output.metrics,
         not_read=rules.predict_summary.output.not_read,
+        cohort=rules.predict_summary.output.cohort,
     output:
         report("results/predict/report.html", category="Predictions"),
     log:

@@ -1,9 +1,15 @@
-# The built-in dataset, in Capture-24's layout; used when config source.kind is "synthetic".
+# The built-in dataset, in Capture-24's layout; used when config source.kind is "synthetic". With
+# synthetic.format cwa each recording is a .cwa device file, its annotated intervals gathered
+# into the folder's annotations.csv.
+
+DEVICE_FILES = SETTINGS.synthetic.format != "csv"
+INTERVALS = "results/synthetic/intervals/{participant}.csv"
 
 
 rule synthesize_recording:
     output:
-        SOURCE.inputs(SETTINGS.source, "{participant}")["recording"],
+        **({"intervals": temp(INTERVALS)} if DEVICE_FILES else {}),
+        recording=SOURCE.inputs(SETTINGS, "{participant}")["recording"],
     log:
         "logs/synthesize/{participant}.log",
     benchmark:
@@ -31,3 +37,20 @@ rule synthesize_metadata:
         synthetic=config["synthetic"],
     script:
         "../scripts/synthesize_metadata.py"
+
+
+if DEVICE_FILES:
+
+    rule synthesize_annotations:
+        input:
+            expand(INTERVALS, participant=PARTICIPANTS),
+        output:
+            f"{SETTINGS.source.path}/{annotations.ANNOTATIONS}",
+        log:
+            "logs/synthesize/annotations.log",
+        benchmark:
+            "logs/benchmarks/synthesize/annotations.tsv"
+        resources:
+            mem_mb=500,
+        script:
+            "../scripts/synthesize_annotations.py"

@@ -3,7 +3,7 @@
 
 rule windows:
     input:
-        unpack(lambda wildcards: SOURCE.inputs(SETTINGS.source, wildcards.participant)),
+        unpack(lambda wildcards: SOURCE.inputs(SETTINGS, wildcards.participant)),
     output:
         directory("results/windows/{participant}.zarr"),
     log:

@@ -8,5 +8,6 @@ run_logged(
     summary=snakemake.input.summary,
     metrics=snakemake.input.metrics,
     not_read=snakemake.input.not_read,
+    cohort=snakemake.input.cohort,
     page=snakemake.output[0],
 )

@@ -10,6 +10,8 @@ run_logged(
     model_file=snakemake.input.model,
     hmm_file=snakemake.input.get("hmm"),
     unit=snakemake.params.unit,
+    calibrate=snakemake.params.calibrate,
+    max_gap_s=snakemake.params.max_gap_s,
     timezone=snakemake.params.timezone,
     device=snakemake.params.device,
     **settings.sections(snakemake.params),

@@ -8,5 +8,6 @@ run_logged(
     summary=snakemake.output.summary,
     metrics=snakemake.output.metrics,
     not_read_table=snakemake.output.not_read,
+    cohort=snakemake.output.cohort,
     not_read=snakemake.params.not_read,
 )

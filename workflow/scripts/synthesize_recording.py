@@ -5,7 +5,8 @@ from spectrohar.sources import synthetic
 run_logged(
     snakemake.log[0],
     synthetic.write_recording,
-    path=snakemake.output[0],
+    path=snakemake.output.recording,
     participant=snakemake.wildcards.participant,
+    intervals=snakemake.output.get("intervals"),
     **settings.sections(snakemake.params),
 )

@@ -1,10 +1,11 @@
 """The quality table: per participant, rows read, hours recorded and annotated, windows kept
-(unannotated among them) and dropped (and why), labels."""
+(unannotated among them) and dropped (and why), the device and its calibration, labels."""
 
 import pandas as pd
 
 from spectrohar.cache.layout import DROP_REASONS
 from spectrohar.cache.stores import open_store
+from spectrohar.cache.windows import device_and_calibration
 from spectrohar.sources.labels import map_labels, read_dictionary
 
 
@@ -27,6 +28,7 @@ def quality_table(window_stores, dictionary: pd.DataFrame, scheme: str) -> pd.Da
                 **{f"dropped_{reason}": dropped[reason] for reason in DROP_REASONS},
                 "dropped_unknown_annotation": sum(unknown.values()),
                 "error": ds.attrs.get("error", ""),
+                **device_and_calibration(ds.attrs),
                 **pd.Series(labels).dropna().value_counts().add_prefix("label_").to_dict(),
             }
         )

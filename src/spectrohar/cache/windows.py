@@ -10,6 +10,7 @@ on it), and counted. Every drop is counted by reason. The tutorial's processed_d
 Acceleration is stored in g; a recording whose median vector magnitude is far from 1 g is refused.
 """
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -19,8 +20,15 @@ import pandas as pd
 import scipy.signal
 import xarray as xr
 
+from spectrohar.cache.calibration import (
+    apply_calibration,
+    fit_calibration,
+    not_calibrated,
+    stationary_points,
+)
 from spectrohar.cache.layout import (
     AXES,
+    NO_OFFSET,
     UNANNOTATED,
     participant_windows,
     window_dataset,
@@ -38,6 +46,7 @@ UNITS = {"g": 1.0, "mg": 1e-3, "m/s2": 1 / 9.80665}  # windows.unit -> g
 # Over a day of wear the median vector magnitude is gravity, about 1 g: values around 9.8 are
 # m/s2, around 1000 mg.
 MAGNITUDE_RANGE_G = (0.3, 3.0)
+RECORDING_PREFIXES = ("device_", "calibration_")  # attributes of the recording, not the windows
 
 
 def measured_rate(time) -> float:
@@ -55,18 +64,23 @@ def recorded_hours(time, annotated) -> tuple[float, float]:
     return float(covered.sum()), float(covered[np.asarray(annotated)].sum())
 
 
-def resample_recording(time, acceleration, annotation, sample_rate):
-    """The recording on a uniform `sample_rate` grid from its first timestamp.
+def resample_recording(time, acceleration, annotation, sample_rate, max_gap_s, temperature=None):
+    """The recording on a uniform `sample_rate` grid from its first timestamp, with each grid
+    sample's `temperature` where one is given (else None).
 
     Linear interpolation, after a low-pass filter when downsampling; an output sample next to a
-    missing input (NaN or infinite, or a gap) is NaN; annotations come from the last input
-    sample at or before each output sample. The last input sample covers one (median) input
-    step, as in recorded_hours: the grid reaches to its end, holding its value, so that a
-    recording of whole windows stays whole windows.
+    missing input (NaN or infinite) is NaN, and none is made across a step between timestamps
+    longer than `max_gap_s` (a gap: the windows it touches are incomplete); annotations come from
+    the last input sample at or before each output sample. The
+    last input sample covers one (median) input step, as in recorded_hours: the grid reaches to
+    its end, holding its value, so that a recording of whole windows stays whole windows.
     """
     t = time.view("int64")
     step = np.median(np.diff(t))
-    grid = np.arange(t[0], t[-1] + round(step), round(1e9 / sample_rate))
+    grid_step = round(1e9 / sample_rate)
+    # To the last sample's end, less half a step: a device's block timestamps jitter by
+    # microseconds, which would otherwise add a sample, and a window, past the end.
+    grid = np.arange(t[0], t[-1] + round(step) - grid_step // 2, grid_step)
     previous = np.searchsorted(t, grid, side="right") - 1
     following = np.minimum(previous + 1, len(t) - 1)
     missing = ~np.isfinite(acceleration).all(axis=1)
@@ -77,9 +91,13 @@ def resample_recording(time, acceleration, annotation, sample_rate):
         sos = scipy.signal.butter(8, 0.9 * sample_rate / 2, fs=measured_rate(time), output="sos")
         filled = scipy.signal.sosfiltfilt(sos, filled, axis=0)
     out = np.stack([np.interp(grid, t, axis) for axis in filled.T], axis=1).astype(np.float32)
-    gap = (t[following] - t[previous]) > GAP * step
-    out[gap | missing[previous] | missing[following]] = np.nan
-    return grid.view("datetime64[ns]"), out, annotation.iloc[previous].reset_index(drop=True)
+    out[missing[previous] | missing[following]] = np.nan
+    kept = (t[following] - t[previous]) <= max_gap_s * 1e9
+    grid, out, previous = grid[kept], out[kept], previous[kept]
+    if temperature is not None:
+        temperature = np.interp(grid, t, temperature).astype(np.float32)
+    annotation = annotation.iloc[previous].reset_index(drop=True)
+    return grid.view("datetime64[ns]"), out, annotation, temperature
 
 
 def make_windows(
@@ -160,32 +178,70 @@ def digest(arrays) -> str:
     return sha.hexdigest()
 
 
+@dataclasses.dataclass(frozen=True)
+class Recording:
+    """One recording as read from its file: `time` (datetime64[ns], increasing, on the clock
+    `time_zone` names), `acceleration` (n, 3) float32 as written, `annotation` (categorical, NA
+    where unannotated); for a device file, each sample's `temperature` (degrees C, None where
+    the device records none) and `device`, its description (the store's device_* attributes;
+    None for a CSV file)."""
+
+    time: np.ndarray
+    acceleration: np.ndarray
+    annotation: pd.Series
+    time_zone: str = NO_OFFSET
+    temperature: np.ndarray | None = None
+    device: dict | None = None
+
+
+def calibrates(calibrate, recording: Recording) -> bool:
+    """Whether the `calibrate` setting (auto, on, off; YAML's booleans for on and off) calibrates
+    `recording`: auto calibrates device files only."""
+    mode = {True: "on", False: "off"}.get(calibrate, calibrate)
+    return mode == "on" or (mode == "auto" and recording.device is not None)
+
+
 def window_recording(
-    recording, time, acceleration, annotation, time_zone, windows, unit_hint="set windows.unit: {}"
+    path, recording: Recording, windows, *, calibrate, unit_hint="set windows.unit: {}"
 ) -> xr.Dataset:
-    """Check and cut one recording (`time` on the clock `time_zone` names, `acceleration`,
-    `annotation` as read from the file `recording`) under the `windows` settings; a unit
-    refused is suggested by `unit_hint` (in_g)."""
+    """Check and cut the `recording` read from the file `path` under the `windows` settings,
+    calibrated as the `calibrate` setting says (calibrates); a unit refused is suggested by
+    `unit_hint` (in_g). A device file is always resampled from its timestamps (its rate
+    wanders), a CSV file where its rate is not the windows'."""
+    time, annotation, temperature = recording.time, recording.annotation, recording.temperature
+    device = recording.device
     sample_rate = windows.sample_rate
     if len(time) < 2:
-        raise DataError(f"{recording}: has {len(time)} rows, too few to be a recording")
-    recording_digest = digest((time, acceleration))
+        raise DataError(f"{path}: has {len(time)} rows, too few to be a recording")
+    recording_digest = digest((time, recording.acceleration))
     # Counted as read: resampling changes the rows, not what was recorded.
     rows_read = len(time)
     hours_recorded, hours_annotated = recorded_hours(time, pd.notna(annotation))
-    magnitude = np.linalg.norm(acceleration, axis=1)
-    acceleration = in_g(recording, acceleration, magnitude, windows.unit, unit_hint)
+    magnitude = np.linalg.norm(recording.acceleration, axis=1)
+    unit = windows.unit if device is None else "g"  # device files are read in g
+    acceleration = in_g(path, recording.acceleration, magnitude, unit, unit_hint)
     rate = measured_rate(time)
-    resampled = abs(rate / sample_rate - 1) > RATE_TOLERANCE
+    configured = rate if device is None else device["device_sample_rate_hz"]
+    if abs(configured / sample_rate - 1) > RATE_TOLERANCE and not windows.resample:
+        raise DataError(
+            f"{path}: sampled at {configured:.4g} Hz, not windows.sample_rate {sample_rate} Hz "
+            "(set windows.resample: true to resample it)"
+        )
+    resampled = device is not None or abs(rate / sample_rate - 1) > RATE_TOLERANCE
     if resampled:
-        if not windows.resample:
-            raise DataError(
-                f"{recording}: sampled at {rate:.4g} Hz, not windows.sample_rate {sample_rate} Hz "
-                "(set windows.resample: true to resample it)"
-            )
-        log.info("%s: resampling from %.4g Hz to %s Hz", recording, rate, sample_rate)
-        time, acceleration, annotation = resample_recording(
-            time, acceleration, annotation, sample_rate
+        log.info("%s: resampling from %.4g Hz to %s Hz", path, rate, sample_rate)
+        time, acceleration, annotation, temperature = resample_recording(
+            time, acceleration, annotation, sample_rate, windows.max_gap_s, temperature
+        )
+    if calibrates(calibrate, recording):
+        calibration = fit_calibration(stationary_points(acceleration, sample_rate, temperature))
+        log.info("%s: calibration %s", path, calibration.reason)
+        acceleration = apply_calibration(acceleration, calibration, temperature)
+    else:
+        calibration = not_calibrated(
+            "off: a CSV recording (calibrate: auto calibrates device files)"
+            if device is None and calibrate == "auto"
+            else "off: calibrate is off"
         )
     ds = make_windows(
         time,
@@ -200,20 +256,39 @@ def window_recording(
     )
     ds.attrs.update(
         recording_digest=recording_digest,
-        time_zone=time_zone,
+        time_zone=recording.time_zone,
         recorded_sample_rate=float(rate),
         resampled=bool(resampled),
+        **(device or {}),
+        **calibration.attrs(),
     )
     if ds.attrs["windows_kept"] == 0:
-        log.warning("%s: no window passes the windowing rules", recording)
+        log.warning("%s: no window passes the windowing rules", path)
     return ds
+
+
+def device_and_calibration(attrs) -> dict:
+    """The attributes of a window store that describe the recording's device and calibration,
+    device_* (none for a CSV recording) and calibration_*, as table columns: a value per axis
+    in a column per axis (calibration_offset_g_x), the reader's problems joined by '; '."""
+    columns = {}
+    for key, value in attrs.items():
+        if not key.startswith(RECORDING_PREFIXES):
+            continue
+        if isinstance(value, list) and len(value) == len(AXES) and key.startswith("calibration_"):
+            columns |= {f"{key}_{axis}": item for axis, item in zip(AXES, value, strict=True)}
+        elif isinstance(value, list):
+            columns[key] = "; ".join(map(str, value))
+        else:
+            columns[key] = value
+    return columns
 
 
 def build(inputs, store, participant, *, read, source, windows) -> None:
     """The windows rule: one participant's `inputs` (files of the `source`) -> its store, read
     and cut under the `windows` settings by `read`, the source's (sources.source(kind).read)."""
     try:
-        ds = read(inputs, participant, windows)
+        ds = read(inputs, participant, source=source, windows=windows)
     except DataError as error:
         if source.on_error == "stop":
             raise

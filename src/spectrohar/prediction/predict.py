@@ -27,7 +27,11 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from spectrohar.cache.layout import UNANNOTATED
-from spectrohar.cache.windows import window_recording
+from spectrohar.cache.windows import (
+    RECORDING_PREFIXES,
+    device_and_calibration,
+    window_recording,
+)
 from spectrohar.errors import DataError
 from spectrohar.evaluation.evaluate import probability_columns, table_classes
 from spectrohar.evaluation.score import score
@@ -37,8 +41,10 @@ from spectrohar.prediction.daily import daily_summary
 from spectrohar.prediction.nonwear import non_wear, window_statistics
 from spectrohar.settings import Windows
 from spectrohar.sources import checked_ids
-from spectrohar.sources.capture24 import SUFFIXES, read_recording, time_offset
+from spectrohar.sources.annotations import ANNOTATIONS
+from spectrohar.sources.csvfile import time_offset
 from spectrohar.sources.labels import choose_dictionary, labelling
+from spectrohar.sources.recordings import SUFFIXES, read_file, recording_id
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +60,10 @@ COMMAND_OPTIONS = {
     "timezone": "--timezone",
     "nonwear": "the command's rule is config.yaml's nonwear section",
 }
+
+
+# The files summarise writes, in its order, as the predict_summary rule names them.
+OUTPUTS = ("summary.csv", "metrics.json", "not_read.csv", "cohort.csv")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,18 +94,17 @@ def load_predictor(model_file, hmm_file=None, *, device="auto") -> Predictor:
 
 
 def recording_name(path) -> str:
-    """A recording's name: its file's name without .csv.gz or .csv, checked as a source
+    """A recording's name: its file's name without its format's suffix, checked as a source
     folder's ids are (the workflow's recordings are named so)."""
-    name = Path(path).name
-    for suffix in SUFFIXES:
-        if name.endswith(suffix) and name != suffix:
-            return checked_ids([name.removesuffix(suffix)], path)[0]
-    raise DataError(f"{path}: is no recording file (<name>.csv.gz or <name>.csv)")
+    name = recording_id(Path(path).name)
+    if name is None:
+        raise DataError(f"{path}: is no recording file (<name> and one of {', '.join(SUFFIXES)})")
+    return checked_ids([name], path)[0]
 
 
 def zone_instants(recording, time, time_zone, timezone, setting) -> np.ndarray:
     """The instants (UTC, datetime64) of a recording's `time`, read with `time_zone`
-    (read_recording's): naive times on the clock of the IANA zone `timezone`, an ambiguous one
+    (the Recording's): naive times on the clock of the IANA zone `timezone`, an ambiguous one
     as its first occurrence; a time that clock skips is refused, naming `setting`."""
     offset = time_offset(time_zone)
     index = pd.DatetimeIndex(time)
@@ -126,14 +135,17 @@ def label_dictionary(labels, recording) -> str:
 
 
 def predict_recording(
-    recording, predictor: Predictor, *, unit, nonwear, timezone, settings
+    recording, predictor: Predictor, *, unit, calibrate, max_gap_s, nonwear, timezone, settings
 ) -> pd.DataFrame:
     """One recording file's table: a row per complete window with its `window_start` (on the
     clock of `timezone`, an IANA name, where one is given), `label` (None where unannotated, or
     where the dictionary lacks the annotation), `predicted` class, `smoothed` class (with an HMM
-    only), `non_wear` flag under the `nonwear` rule and each class's probability; accelerations
-    read in `unit`. The attributes say what made it. Sentences name the settings as `settings`
-    does (RULE_SETTINGS or COMMAND_OPTIONS)."""
+    only), `non_wear` flag under the `nonwear` rule and each class's probability; a CSV's
+    accelerations read in `unit`, a device file's steps over `max_gap_s` left as gaps, either
+    calibrated as `calibrate` says (cache.windows.calibrates). An annotation table beside the
+    recording annotates it where it names it. The attributes say what made it, the device and
+    its calibration included. Sentences name the settings as `settings` does (RULE_SETTINGS or
+    COMMAND_OPTIONS)."""
     model = predictor.model
     length_s, step_s = model.window_length_s, model.window_step_s
     if (nonwear.step_minutes * 60) % step_s:
@@ -142,15 +154,19 @@ def predict_recording(
             f"rule's {nonwear.step_minutes}-minute blocks evenly ({settings['nonwear']})"
         )
     windows = Windows(
-        length_s=length_s, step_s=step_s, sample_rate=model.sample_rate, resample=True, unit=unit
+        length_s=length_s,
+        step_s=step_s,
+        sample_rate=model.sample_rate,
+        resample=True,
+        unit=unit,
+        max_gap_s=max_gap_s,
     )
-    time, acceleration, annotation, time_zone = read_recording(recording)
+    table = Path(recording).parent / ANNOTATIONS
+    read = read_file(recording, table if table.is_file() else None, max_gap_s)
     if timezone is not None:
-        time = zone_instants(recording, time, time_zone, timezone, settings["timezone"])
-        time_zone = timezone
-    ds = window_recording(
-        recording, time, acceleration, annotation, time_zone, windows, unit_hint=settings["unit"]
-    )
+        time = zone_instants(recording, read.time, read.time_zone, timezone, settings["timezone"])
+        read = dataclasses.replace(read, time=time, time_zone=timezone)
+    ds = window_recording(recording, read, windows, calibrate=calibrate, unit_hint=settings["unit"])
     if not ds.sizes["window"]:
         raise DataError(
             f"{recording}: has no complete {length_s:g} s window of finite samples, the windows "
@@ -202,6 +218,7 @@ def predict_recording(
         "time_zone": ds.attrs["time_zone"],
         "nonwear": dataclasses.asdict(nonwear),
         "label_scheme": model.labels.scheme,
+        **device_and_calibration(ds.attrs),
     }
     return table
 
@@ -211,19 +228,20 @@ def activity(table) -> pd.Series:
     return table["smoothed" if "smoothed" in table else "predicted"]
 
 
-def summarise(tables, summary, metrics, not_read_table, *, not_read) -> None:
+def summarise(tables, summary, metrics, not_read_table, cohort, *, not_read) -> None:
     """From the recordings' tables (name: parquet path): `summary`, a CSV row per recording and
     calendar day (daily.daily_summary: hours of each class, non-wear, no data, complete);
-    `metrics`, JSON of score.score of each annotated recording's labelled windows by name; and
+    `metrics`, JSON of score.score of each annotated recording's labelled windows by name;
     `not_read_table`, a CSV row (file, reason) per file of `not_read` (path: reason), each
-    logged as a warning."""
+    logged as a warning; and `cohort`, a CSV row per recording (recording_row)."""
     for path, reason in not_read.items():
         log.warning("%s: not read: %s", path, reason)
     not_read_frame = pd.DataFrame(not_read.items(), columns=["file", "reason"], dtype=str)
     not_read_frame.to_csv(not_read_table, index=False)
-    days, scores = [], {}
+    days, scores, rows = [], {}, []
     for name, path in tables.items():
         table = pd.read_parquet(path)
+        rows.append(recording_row(name, table))
         state = activity(table)
         days.append(
             daily_summary(
@@ -242,14 +260,41 @@ def summarise(tables, summary, metrics, not_read_table, *, not_read) -> None:
             )
     pd.concat(days, ignore_index=True).to_csv(summary, index=False)
     Path(metrics).write_text(json.dumps(scores, indent=2))
+    pd.DataFrame(rows).to_csv(cohort, index=False)
+
+
+def recording_row(name, table) -> dict:
+    """A recording's row of the cohort table: its file, windows (non-wear among them), sample
+    rates, clock, and its device and calibration (cache.windows.device_and_calibration)."""
+    attrs = table.attrs
+    return {
+        "recording": name,
+        "file": attrs["recording"],
+        "windows": len(table),
+        "non_wear_windows": int(table.non_wear.sum()),
+        "recorded_sample_rate": attrs["recorded_sample_rate"],
+        "resampled": attrs["resampled"],
+        "time_zone": attrs["time_zone"],
+        **{key: value for key, value in attrs.items() if key.startswith(RECORDING_PREFIXES)},
+    }
 
 
 def predict_files(
-    recordings, output, *, model_file, hmm_file, unit, nonwear, timezone, device
+    recordings,
+    output,
+    *,
+    model_file,
+    hmm_file,
+    unit,
+    calibrate,
+    max_gap_s,
+    nonwear,
+    timezone,
+    device,
 ) -> dict:
     """`spectrohar predict`: each of the `recordings` files -> `output`/<name>.parquet, then
-    summary.csv, metrics.json and not_read.csv there (summarise; every file named is read), as
-    the workflow's rules; the tables by name."""
+    the OUTPUTS there (summarise; every file named is read), as the workflow's rules; the
+    tables by name."""
     names = {}
     for recording in recordings:
         name = recording_name(recording)
@@ -267,29 +312,42 @@ def predict_files(
             recording,
             predictor,
             unit=unit,
+            calibrate=calibrate,
+            max_gap_s=max_gap_s,
             nonwear=nonwear,
             timezone=timezone,
             settings=COMMAND_OPTIONS,
         )
         table.to_parquet(tables[name], index=False)
-    summarise(
-        tables,
-        *(Path(output) / name for name in ("summary.csv", "metrics.json", "not_read.csv")),
-        not_read={},
-    )
+    summarise(tables, *(Path(output) / name for name in OUTPUTS), not_read={})
     return tables
 
 
-def build(recording, table, *, model_file, hmm_file, unit, timezone, nonwear, device) -> None:
+def build(
+    recording,
+    table,
+    *,
+    model_file,
+    hmm_file,
+    unit,
+    calibrate,
+    max_gap_s,
+    timezone,
+    nonwear,
+    device,
+) -> None:
     """The predict_recording rule: one recording's table, with the model in `model_file` (and
-    the HMM in `hmm_file`, None: unsmoothed) on `device` (train.device's choices),
-    accelerations in `unit`, times on the clock of `timezone` (None: as read), non-wear by the
+    the HMM in `hmm_file`, None: unsmoothed) on `device` (train.device's choices), a CSV's
+    accelerations in `unit`, calibrated as `calibrate` says, a device file's steps over
+    `max_gap_s` left as gaps, times on the clock of `timezone` (None: as read), non-wear by the
     `nonwear` rule."""
     predictor = load_predictor(model_file, hmm_file, device=device)
     predict_recording(
         recording,
         predictor,
         unit=unit,
+        calibrate=calibrate,
+        max_gap_s=max_gap_s,
         nonwear=nonwear,
         timezone=timezone,
         settings=RULE_SETTINGS,

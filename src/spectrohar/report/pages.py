@@ -155,8 +155,10 @@ the run of the title is selected (<code>{esc(str(selected))}</code>).</p>
 <h2>Data quality per participant</h2>
 <p>Rows read, hours recorded and annotated, {ds.attrs["window_length_s"]:g} s windows (starting
 every {ds.attrs["window_step_s"]:g} s) kept (and of those unannotated) and dropped per reason,
-and windows per label under the scheme {esc(labels.scheme)}, from the windowing stage
-(<code>{esc(str(qc))}</code>).</p>
+the device (for a device file) and the autocalibration (van Hees et al. 2014: error of the
+stationary 10 s windows from 1 g before and after in mg, offset, scale and temperature
+coefficient per axis, applied or why not), and windows per label under the scheme
+{esc(labels.scheme)}, from the windowing stage (<code>{esc(str(qc))}</code>).</p>
 {quality.to_html(index=False, na_rep="")}
 <h2>Parameters</h2><pre>{esc(yaml.safe_dump(config, sort_keys=False))}</pre>
 <h2>Versions</h2><p>Of the packages that made the spectrogram stores (none listed where the stores
@@ -201,11 +203,13 @@ def _headline(metrics) -> list[tuple[str, str]]:
     ]
 
 
-def predictions_page(tables, summary, metrics, not_read, page) -> None:
-    """The predict_page rule: `page`, HTML with each recording's timeline of each day and its
-    daily totals, then the files `not_read`, from the recordings' tables (name: parquet path),
-    their `summary`, `metrics` and `not_read` as prediction.predict.summarise wrote them."""
+def predictions_page(tables, summary, metrics, not_read, cohort, page) -> None:
+    """The predict_page rule: `page`, HTML with the cohort table (a row per recording: its
+    device and calibration), each recording's timeline of each day and its daily totals, then
+    the files `not_read`, from the recordings' tables (name: parquet path), their `summary`,
+    `metrics`, `not_read` and `cohort` as prediction.predict.summarise wrote them."""
     days = pd.read_csv(summary, dtype={"recording": str})
+    recordings = pd.read_csv(cohort, dtype={"recording": str}, keep_default_na=False)
     scores = json.loads(Path(metrics).read_text())
     unread = pd.read_csv(not_read, dtype=str)
     sections = []
@@ -237,6 +241,12 @@ axis is still over {rule["window_minutes"]} minutes when its standard deviation 
 {rule["std_mg"]:g} mg and its range below {rule["range_mg"]:g} mg; a {rule["step_minutes"]}-minute
 block with {rule["axes_still"]} still axes is non-wear, left out of the hours of each class. A day
 is complete with 21 h worn and recorded (<code>{esc(str(summary))}</code>).</p>
+<h2>Recordings</h2>
+<p>Each recording's windows, sample rates, device and autocalibration (van Hees et al. 2014:
+the error of stationary 10 s windows from 1 g before and after, in mg, the offset, scale and
+temperature coefficient per axis, and whether it was applied, or why not)
+(<code>{esc(str(cohort))}</code>).</p>
+{recordings.to_html(index=False, na_rep="", float_format=lambda x: f"{x:.4g}")}
 {"".join(sections)}
 <h2>Files not read</h2>
 <p>{len(unread)} files beside the recordings, not read as recordings
@@ -265,6 +275,12 @@ def _recording_html(name, table, days, figure, scores) -> str:
     rate = f"recorded at {attrs['recorded_sample_rate']:.4g} Hz" + (
         f", resampled to the model's {attrs['sample_rate']:g} Hz" if attrs["resampled"] else ""
     )
+    if "device_type" in attrs:
+        rate = (
+            f"{attrs['device_type']} {attrs['device_serial']} ({attrs['device_format']}, set to "
+            f"{attrs['device_sample_rate_hz']:g} Hz and ±{attrs['device_range_g']:g} g), {rate}"
+        )
+    rate += f"; calibration {attrs['calibration_reason']}"
     return (
         f"<h2>{html.escape(name)}</h2><p><code>{html.escape(attrs['recording'])}</code>: "
         f"{rate}; {len(table)} windows, {int(table.non_wear.sum())} of them non-wear, times "

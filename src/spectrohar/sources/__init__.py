@@ -4,16 +4,17 @@ Adding a format is adding a module with these three functions and its name below
 
 - `participants(settings) -> list[str]`: the participant ids the source holds, each checked
   with `checked_ids`, given the whole typed config (`settings.Settings`).
-- `inputs(source, participant) -> dict[str, str]`: the files the windows job of one participant
-  reads (its Snakemake input), given the `source` section.
-- `read(inputs, participant, windows) -> xarray.Dataset`: that participant's windows in the
-  window layout, cut under the `windows` section.
+- `inputs(settings, participant) -> dict[str, str]`: the files the windows job of one
+  participant reads (its Snakemake input), given the whole typed config.
+- `read(inputs, participant, *, source, windows) -> xarray.Dataset`: that participant's windows
+  in the window layout, cut under the `windows` section, as the `source` section says.
 
 A module whose files are made by the workflow names its rules file in `RULES`.
 """
 
 import importlib
 import re
+import stat
 from pathlib import Path
 from types import ModuleType
 
@@ -68,3 +69,26 @@ def source_folder(source) -> Path:
     if not path.is_dir():
         raise DataError(f"source.path {str(path)!r} is not a folder")
     return path
+
+
+FILE_KINDS = {
+    stat.S_ISDIR: "a folder",
+    stat.S_ISCHR: "a character device",
+    stat.S_ISBLK: "a block device",
+    stat.S_ISFIFO: "a FIFO (named pipe)",
+    stat.S_ISSOCK: "a socket",
+}
+
+
+def refuse_other_files(path) -> None:
+    """Stop where `path` is a broken link or no regular file (a device or FIFO would be read
+    without end, or wait forever); a missing path is left to the reader to name."""
+    if path.is_symlink() and not path.exists():
+        raise DataError(f"{path}: is a broken symbolic link to {path.readlink()}")
+    mode = path.stat().st_mode if path.exists() else stat.S_IFREG
+    if not stat.S_ISREG(mode):
+        kind = next(
+            (kind for is_kind, kind in FILE_KINDS.items() if is_kind(mode)), "a special file"
+        )
+        link = f" (a link to {path.readlink()})" if path.is_symlink() else ""
+        raise DataError(f"{path}: is {kind}{link}, not a file")

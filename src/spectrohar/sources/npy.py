@@ -24,13 +24,13 @@ def participants(settings) -> list[str]:
     return checked_ids(np.unique(pid).tolist(), folder / "pid.npy")
 
 
-def inputs(source, participant) -> dict[str, str]:
+def inputs(settings, participant) -> dict[str, str]:
     """All four arrays: every participant's job reads its rows of them."""
-    return {name.removesuffix(".npy"): f"{source.path}/{name}" for name in PROCESSED}
+    return {name.removesuffix(".npy"): f"{settings.source.path}/{name}" for name in PROCESSED}
 
 
-def read(inputs, participant, windows) -> xr.Dataset:
-    """The participant's rows."""
+def read(inputs, participant, *, source, windows) -> xr.Dataset:
+    """The participant's rows (already windows: nothing to calibrate)."""
     return window_arrays(Path(inputs["X"]).parent, participant, windows)
 
 

@@ -1,6 +1,9 @@
 """The built-in synthetic dataset: Capture-24 look-alike data in Capture-24's layout, so the
 pipeline runs without the real download. The workflow's synthesize rules make its files; it is
-then read as a capture24 source.
+then read as a capture24 source. With `synthetic.format: cwa` the same cohort comes as the
+device would give it: Axivity `.cwa` files, each miscalibrated (an offset and a scale per
+axis), with a temperature, at a rate a few percent off the configured 100 Hz, and an
+`annotations.csv` of their annotated intervals.
 
 Signals are wrist acceleration in g at 100 Hz: gravity on a slowly changing wrist orientation
 plus kind-specific movement and sensor noise. Activities come as bouts of minutes whose kind
@@ -18,12 +21,15 @@ from scipy import signal
 from scipy.spatial.transform import Rotation
 
 from spectrohar.sources import capture24
+from spectrohar.sources.annotations import ANNOTATIONS
 from spectrohar.sources.labels import DICTIONARY, PACKAGED_DICTIONARY, SCHEME, read_dictionary
 from spectrohar.sources.metadata import METADATA
+from spectrohar.sources.writers import write_cwa
 
 RULES = "synthesize.smk"
+SUFFIX = {"csv": ".csv.gz", "cwa": ".cwa"}  # a recording's file by synthetic.format
 
-inputs, read = capture24.inputs, capture24.read
+read = capture24.read
 
 _FS = 100
 _HEADER = b"time,x,y,z,annotation\n"
@@ -61,6 +67,14 @@ def _vocabulary() -> dict[str, list[str]]:
 def participants(settings) -> list[str]:
     """The ids the synthesize rules make."""
     return participant_ids(settings.synthetic.participants)
+
+
+def inputs(settings, participant) -> dict[str, str]:
+    """The participant's recording as the synthesize rules write it and, for device files,
+    the folder's annotation table."""
+    folder, kind = settings.source.path, settings.synthetic.format
+    table = {"annotations": f"{folder}/{ANNOTATIONS}"} if kind != "csv" else {}
+    return {"recording": f"{folder}/{participant}{SUFFIX[kind]}", **table}
 
 
 def participant_ids(n: int) -> list[str]:
@@ -213,9 +227,10 @@ def _bouts(rng, n, start_s):
             t += length
 
 
-def write_recording(path, participant: str, synthetic) -> None:
-    """Write one participant's recording, a `P###.csv.gz` file, to path, as the `synthetic`
-    settings say (hours, seed)."""
+def write_recording(path, participant: str, synthetic, intervals=None) -> None:
+    """Write one participant's recording to `path` as the `synthetic` settings say (hours, seed,
+    format): a `P###.csv.gz` file, or a `.cwa` file with its annotated intervals in the
+    annotation table `intervals`."""
     rng = np.random.default_rng([synthetic.seed, int(participant[1:])])
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     n = int(round(synthetic.hours * 3600 * _FS))
@@ -245,6 +260,9 @@ def write_recording(path, participant: str, synthetic) -> None:
     xyz = np.round(np.clip(xyz, -8, 8), 6)
 
     time = day.astype("datetime64[us]") + np.timedelta64(start_s, "s") + np.arange(n) * 10_000
+    if synthetic.format == "cwa":
+        _write_device_file(path, intervals, participant, synthetic, time, xyz, code, strings)
+        return
     ann = pa.DictionaryArray.from_arrays(pa.array(code, mask=code < 0), pa.array(strings))
     table = pa.table(
         {"time": time, "x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2], "annotation": ann}
@@ -258,6 +276,38 @@ def write_recording(path, participant: str, synthetic) -> None:
     with gzip.GzipFile(path, "wb", compresslevel=1, mtime=0) as out:
         out.write(_HEADER)
         pacsv.write_csv(table, out, opts)
+
+
+def _write_device_file(path, intervals, participant, synthetic, time, xyz, code, strings):
+    """The recording as an AX3 would give it: a `.cwa` file at a rate a few percent off 100 Hz,
+    miscalibrated, with a slowly changing temperature; its annotated stretches, on the device's
+    clock, to the annotation table `intervals`."""
+    rng = np.random.default_rng([synthetic.seed, int(participant[1:]), 1])  # the CSV's draws kept
+    rate = _FS * rng.uniform(0.97, 1.03)  # the device's true rate
+    device_time = time[0] + np.round(np.arange(len(time)) * 1e9 / rate).astype("timedelta64[ns]")
+    offset, scale = rng.normal(0, 0.03, 3), rng.normal(1, 0.02, 3)
+    hours = np.arange(len(time)) / (_FS * 3600)
+    temperature = 27 + 3 * np.sin(2 * np.pi * hours / 24 + rng.uniform(0, 2 * np.pi))
+    write_cwa(
+        path,
+        device_time,
+        (xyz - offset) / scale,  # what calibration's offset and scale map back to g
+        temperature=temperature,
+        device_id=int(participant[1:]),
+        sample_rate=_FS,
+    )
+    # A stretch ends where the next sample starts (the last sample: one step later).
+    ends = np.append(device_time, device_time[-1] + np.timedelta64(round(1e9 / rate), "ns"))
+    change = np.flatnonzero(np.diff(code, prepend=-2, append=-2))
+    runs = [(a, b) for a, b in zip(change[:-1], change[1:], strict=True) if code[a] >= 0]
+    pd.DataFrame(
+        {
+            "recording": participant,
+            "start": [device_time[a] for a, _ in runs],
+            "end": [ends[b] for _, b in runs],
+            "annotation": [strings[code[a]] for a, _ in runs],
+        }
+    ).to_csv(intervals, index=False)
 
 
 def write_metadata(folder, participants: list[str], synthetic) -> None:
