@@ -24,7 +24,9 @@ def dictionary():
 def folder(tmp_path_factory):
     out = tmp_path_factory.mktemp("capture24")
     for pid in PIDS:
-        synthetic.write_recording(out / f"{pid}.csv.gz", pid, Synthetic(len(PIDS), HOURS, seed=7, format="csv"))
+        synthetic.write_recording(
+            out / f"{pid}.csv.gz", pid, Synthetic(len(PIDS), HOURS, seed=7, format="csv")
+        )
     return out
 
 
