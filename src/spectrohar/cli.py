@@ -75,6 +75,13 @@ def main(argv=None) -> None:
         "windows.max_gap_s (%(default)s)",
     )
     predict.add_argument(
+        "--on-error",
+        choices=settings.choices("predict", "on_error"),
+        default=settings.DEFAULTS["predict"]["on_error"],
+        help="a recording that cannot be predicted: skip it (listed in failures.csv, the command "
+        "then exiting with status 1) or stop at it, as predict.on_error (%(default)s)",
+    )
+    predict.add_argument(
         "--timezone",
         help="an IANA time zone, e.g. Europe/London: naive times are read on its clock, and days "
         "are its days (as predict.timezone; without it, times are read as written)",
@@ -92,7 +99,7 @@ def main(argv=None) -> None:
         if args.command == "predict":
             output = Path(args.output)
             settings.check_time_zone(args.timezone, "--timezone")
-            tables = predict_files(
+            tables, failed = predict_files(
                 args.recordings,
                 output,
                 model_file=args.model,
@@ -103,6 +110,7 @@ def main(argv=None) -> None:
                 nonwear=DEFAULT_RULE,
                 timezone=args.timezone,
                 device=args.device,
+                on_error=args.on_error,
             )
             # As the workflow's predict_page rule does after predict_summary.
             predictions_page(
@@ -111,6 +119,12 @@ def main(argv=None) -> None:
                 output / "report.html",
             )
             print(f"{len(args.recordings)} recordings -> {args.output}")
+            if failed:
+                parser.exit(
+                    1,
+                    f"spectrohar: {failed} of {len(tables)} recordings failed, each with its "
+                    f"reason in {output / 'failures.csv'}\n",
+                )
             return
         if args.command == "inspect":
             folder = Path(args.path).suffix != ".zarr"

@@ -43,6 +43,7 @@ rule predict_recording:
         calibrate=config["predict"]["calibrate"],
         max_gap_s=config["windows"]["max_gap_s"],
         timezone=config["predict"]["timezone"],
+        on_error=config["predict"]["on_error"],
         nonwear=config["nonwear"],
         device=config["train"]["device"],
     script:
@@ -57,6 +58,7 @@ rule predict_summary:
         metrics="results/predict/metrics.json",
         not_read="results/predict/not_read.csv",
         cohort="results/predict/cohort.csv",
+        failures="results/predict/failures.csv",
     log:
         "logs/predict/summary.log",
     benchmark:
@@ -77,6 +79,7 @@ rule predict_page:
         metrics=rules.predict_summary.output.metrics,
         not_read=rules.predict_summary.output.not_read,
         cohort=rules.predict_summary.output.cohort,
+        failures=rules.predict_summary.output.failures,
     output:
         report("results/predict/report.html", category="Predictions"),
     log:

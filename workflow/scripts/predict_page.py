@@ -9,5 +9,6 @@ run_logged(
     metrics=snakemake.input.metrics,
     not_read=snakemake.input.not_read,
     cohort=snakemake.input.cohort,
+    failures=snakemake.input.failures,
     page=snakemake.output[0],
 )

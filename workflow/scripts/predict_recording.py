@@ -13,6 +13,7 @@ run_logged(
     calibrate=snakemake.params.calibrate,
     max_gap_s=snakemake.params.max_gap_s,
     timezone=snakemake.params.timezone,
+    on_error=snakemake.params.on_error,
     device=snakemake.params.device,
     **settings.sections(snakemake.params),
 )

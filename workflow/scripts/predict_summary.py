@@ -9,5 +9,6 @@ run_logged(
     metrics=snakemake.output.metrics,
     not_read_table=snakemake.output.not_read,
     cohort=snakemake.output.cohort,
+    failures=snakemake.output.failures,
     not_read=snakemake.params.not_read,
 )

@@ -63,7 +63,7 @@ COMMAND_OPTIONS = {
 
 
 # The files summarise writes, in its order, as the predict_summary rule names them.
-OUTPUTS = ("summary.csv", "metrics.json", "not_read.csv", "cohort.csv")
+OUTPUTS = ("summary.csv", "metrics.json", "not_read.csv", "cohort.csv", "failures.csv")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -223,25 +223,46 @@ def predict_recording(
     return table
 
 
+def predict_or_fail(recording, predictor: Predictor, *, on_error, **settings) -> pd.DataFrame:
+    """predict_recording's table of `recording`, or where it cannot be predicted and `on_error`
+    is skip, an empty table whose attribute `error` says why (stop: the error is raised)."""
+    try:
+        return predict_recording(recording, predictor, **settings)
+    except DataError as error:
+        if on_error == "stop":
+            raise
+        log.error("%s; recording skipped (on_error: skip)", error)
+        failed = pd.DataFrame({"window_start": pd.Series([], dtype="datetime64[ns]")})
+        failed.attrs = {"recording": str(recording), "error": str(error)}
+        return failed
+
+
 def activity(table) -> pd.Series:
     """Each window's class in a recording's table: the smoothed one where there is one."""
     return table["smoothed" if "smoothed" in table else "predicted"]
 
 
-def summarise(tables, summary, metrics, not_read_table, cohort, *, not_read) -> None:
+def summarise(tables, summary, metrics, not_read_table, cohort, failures, *, not_read) -> int:
     """From the recordings' tables (name: parquet path): `summary`, a CSV row per recording and
     calendar day (daily.daily_summary: hours of each class, non-wear, no data, complete);
     `metrics`, JSON of score.score of each annotated recording's labelled windows by name;
     `not_read_table`, a CSV row (file, reason) per file of `not_read` (path: reason), each
-    logged as a warning; and `cohort`, a CSV row per recording (recording_row)."""
+    logged as a warning; `cohort`, a CSV row per recording (recording_row); and `failures`, a
+    CSV row (recording, file, reason) per recording that could not be predicted (predict_or_fail),
+    their count logged and returned."""
     for path, reason in not_read.items():
         log.warning("%s: not read: %s", path, reason)
     not_read_frame = pd.DataFrame(not_read.items(), columns=["file", "reason"], dtype=str)
     not_read_frame.to_csv(not_read_table, index=False)
-    days, scores, rows = [], {}, []
+    days, scores, rows, failed = [], {}, [], []
     for name, path in tables.items():
         table = pd.read_parquet(path)
         rows.append(recording_row(name, table))
+        if "error" in table.attrs:
+            failed.append(
+                {"recording": name, "file": rows[-1]["file"], "reason": rows[-1]["failure"]}
+            )
+            continue
         state = activity(table)
         days.append(
             daily_summary(
@@ -258,18 +279,28 @@ def summarise(tables, summary, metrics, not_read_table, cohort, *, not_read) -> 
             scores[name] = score(
                 table[labelled].assign(participant=name, predicted=state[labelled])
             )
-    pd.concat(days, ignore_index=True).to_csv(summary, index=False)
+    pd.concat([pd.DataFrame(columns=["recording"]), *days], ignore_index=True).to_csv(
+        summary, index=False
+    )
     Path(metrics).write_text(json.dumps(scores, indent=2))
     pd.DataFrame(rows).to_csv(cohort, index=False)
+    pd.DataFrame(failed, columns=["recording", "file", "reason"]).to_csv(failures, index=False)
+    if failed:
+        log.warning("%d of %d recordings failed (listed in %s)", len(failed), len(tables), failures)
+    return len(failed)
 
 
 def recording_row(name, table) -> dict:
     """A recording's row of the cohort table: its file, windows (non-wear among them), sample
-    rates, clock, and its device and calibration (cache.windows.device_and_calibration)."""
+    rates, clock, and its device and calibration (cache.windows.device_and_calibration); or,
+    for a recording that failed, why."""
     attrs = table.attrs
+    if "error" in attrs:
+        return {"recording": name, "file": attrs["recording"], "failure": attrs["error"]}
     return {
         "recording": name,
         "file": attrs["recording"],
+        "failure": "",
         "windows": len(table),
         "non_wear_windows": int(table.non_wear.sum()),
         "recorded_sample_rate": attrs["recorded_sample_rate"],
@@ -291,10 +322,12 @@ def predict_files(
     nonwear,
     timezone,
     device,
-) -> dict:
-    """`spectrohar predict`: each of the `recordings` files -> `output`/<name>.parquet, then
-    the OUTPUTS there (summarise; every file named is read), as the workflow's rules; the
-    tables by name."""
+    on_error,
+) -> tuple[dict, int]:
+    """`spectrohar predict`: each of the `recordings` files -> `output`/<name>.parquet (a
+    recording that fails skipped or stopped at, as `on_error` says), then the OUTPUTS there
+    (summarise; every file named is read), as the workflow's rules; the tables by name and the
+    count of recordings that failed."""
     names = {}
     for recording in recordings:
         name = recording_name(recording)
@@ -308,9 +341,10 @@ def predict_files(
     Path(output).mkdir(parents=True, exist_ok=True)
     tables = {name: Path(output) / f"{name}.parquet" for name in names}
     for name, recording in tqdm(names.items(), desc="recordings", unit="recording"):
-        table = predict_recording(
+        table = predict_or_fail(
             recording,
             predictor,
+            on_error=on_error,
             unit=unit,
             calibrate=calibrate,
             max_gap_s=max_gap_s,
@@ -319,8 +353,8 @@ def predict_files(
             settings=COMMAND_OPTIONS,
         )
         table.to_parquet(tables[name], index=False)
-    summarise(tables, *(Path(output) / name for name in OUTPUTS), not_read={})
-    return tables
+    failed = summarise(tables, *(Path(output) / name for name in OUTPUTS), not_read={})
+    return tables, failed
 
 
 def build(
@@ -335,16 +369,19 @@ def build(
     timezone,
     nonwear,
     device,
+    on_error,
 ) -> None:
     """The predict_recording rule: one recording's table, with the model in `model_file` (and
     the HMM in `hmm_file`, None: unsmoothed) on `device` (train.device's choices), a CSV's
     accelerations in `unit`, calibrated as `calibrate` says, a device file's steps over
     `max_gap_s` left as gaps, times on the clock of `timezone` (None: as read), non-wear by the
-    `nonwear` rule."""
+    `nonwear` rule; a recording that cannot be predicted skipped or stopped at, as `on_error`
+    says (predict_or_fail)."""
     predictor = load_predictor(model_file, hmm_file, device=device)
-    predict_recording(
+    predict_or_fail(
         recording,
         predictor,
+        on_error=on_error,
         unit=unit,
         calibrate=calibrate,
         max_gap_s=max_gap_s,

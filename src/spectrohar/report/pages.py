@@ -203,18 +203,22 @@ def _headline(metrics) -> list[tuple[str, str]]:
     ]
 
 
-def predictions_page(tables, summary, metrics, not_read, cohort, page) -> None:
-    """The predict_page rule: `page`, HTML with the cohort table (a row per recording: its
-    device and calibration), each recording's timeline of each day and its daily totals, then
-    the files `not_read`, from the recordings' tables (name: parquet path), their `summary`,
-    `metrics`, `not_read` and `cohort` as prediction.predict.summarise wrote them."""
+def predictions_page(tables, summary, metrics, not_read, cohort, failures, page) -> None:
+    """The predict_page rule: `page`, HTML with the recordings that failed, the cohort table (a
+    row per recording: its device and calibration), each recording's timeline of each day and
+    its daily totals, then the files `not_read`, from the recordings' tables (name: parquet
+    path), their `summary`, `metrics`, `not_read`, `cohort` and `failures` as
+    prediction.predict.summarise wrote them."""
     days = pd.read_csv(summary, dtype={"recording": str})
     recordings = pd.read_csv(cohort, dtype={"recording": str}, keep_default_na=False)
     scores = json.loads(Path(metrics).read_text())
     unread = pd.read_csv(not_read, dtype=str)
+    failed = pd.read_csv(failures, dtype=str)
     sections = []
     for name, path in tables.items():
         table = pd.read_parquet(path)
+        if "error" in table.attrs:
+            continue
         attrs = table.attrs
         figure = plot_timelines(
             table.window_start,
@@ -241,6 +245,10 @@ axis is still over {rule["window_minutes"]} minutes when its standard deviation 
 {rule["std_mg"]:g} mg and its range below {rule["range_mg"]:g} mg; a {rule["step_minutes"]}-minute
 block with {rule["axes_still"]} still axes is non-wear, left out of the hours of each class. A day
 is complete with 21 h worn and recorded (<code>{esc(str(summary))}</code>).</p>
+<h2>Failures</h2>
+<p>{len(failed)} of {len(tables)} recordings could not be predicted
+(<code>{esc(str(failures))}</code>).</p>
+{failed.to_html(index=False) if len(failed) else ""}
 <h2>Recordings</h2>
 <p>Each recording's windows, sample rates, device and autocalibration (van Hees et al. 2014:
 the error of stationary 10 s windows from 1 g before and after, in mg, the offset, scale and
