@@ -23,6 +23,11 @@ except DataError as error:
     raise WorkflowError(str(error)) from None
 
 SOURCE = source(SETTINGS.source.kind)
+# A folder of recordings: what in it is read as no recording is said, never passed over silently.
+if SETTINGS.source.kind == "capture24":
+    for path, reason in SOURCE.not_recordings(SETTINGS.source.path).items():
+        if Path(path).name not in SOURCE.NOT_RECORDINGS:
+            logger.warning(f"source.path: {path}: not read: {reason}")
 DICTIONARY = settings.dictionary(SETTINGS)
 if DICTIONARY == str(labels.PACKAGED_DICTIONARY):
     logger.info(f"labels: no dictionary beside the data; using Capture-24's ({DICTIONARY})")

@@ -157,10 +157,19 @@ def cache_pools(monkeypatch):
     return pools
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own, which reads the groups
-def pytest_collection_modifyitems(items):
-    """Under pytest-xdist's loadgroup (two workers on CI's two cores), each module's tests stay
-    together, so that a module's fixtures are made once; the runs that several modules read are
-    made once by whichever worker asks first (made_once)."""
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(item.path.name))
+# Modules whose module-scoped runs take minutes: each runs on one worker, so that its run is
+# made once and no worker waits for the other's; every other test goes wherever a worker is
+# free, which balances CI's two workers best.
+ONE_WORKER = ("tests/test_own_data.py", "tests/test_prediction.py")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist's scheduler of scopes, a scope being one of ONE_WORKER or one test."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByRun(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            module = nodeid.split("::", 1)[0]
+            return module if module in ONE_WORKER else nodeid
+
+    return ByRun(config, log)

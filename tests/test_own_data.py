@@ -344,14 +344,18 @@ def test_one_unlabelled_recording_at_80_hz_gives_its_windows_and_spectrograms(tm
     assert np.isfinite(spectrograms.spectrogram.values).all()
 
 
-def test_a_file_named_no_participant_id_is_refused(dataset, tmp_path):
+def test_a_file_named_no_participant_id_is_refused_and_one_no_recording_named(dataset, tmp_path):
     source = tmp_path / "mine"
-    source.mkdir()
-    shutil.copy(dataset["mine"] / "subj01.csv.gz", source)
-    shutil.copy(dataset["mine"] / DICTIONARY, source)
+    shutil.copytree(dataset["mine"], source)
     still = activity(0, 0, 60, np.random.default_rng(1))
-    write_csv(source / "bad id.csv", "2024-03-01 09:00", still.round(4))
+    (source / "notes.txt").write_text("subj01: left wrist\n")
     folder = workflow(tmp_path / "run", pointed(readme_configs()[0], source))
+    # A file that is no recording is named, not passed over.
+    planned = run_mine(folder, "--dry-run")
+    assert planned.returncode == 0, planned.stderr[-2000:]
+    said = planned.stdout + planned.stderr  # a dry run logs to stdout
+    assert f"source.path: {source / 'notes.txt'}: not read: not a recording file" in said
+    write_csv(source / "bad id.csv", "2024-03-01 09:00", still.round(4))
     result = run_mine(folder, "--cores", "1")
     assert result.returncode != 0
     assert f"{source / 'bad id.csv'}: 'bad id' is not a usable participant id" in result.stderr

@@ -99,6 +99,8 @@ def test_a_participants_stores_built_on_slurm_are_the_local_ones(cluster, small_
             # A first look at a job after 2 s, not the 40 s a shared cluster's controller wants.
             "--slurm-init-seconds-before-status-checks",
             "2",
+            "--seconds-between-status-checks",
+            "1",
             *stores,
         ],
         cwd=on_slurm,
