@@ -13,6 +13,7 @@ counted (its time becomes a gap), a file cut short keeps what it holds and says 
 """
 
 import gzip
+import logging
 import shutil
 import tempfile
 import zlib
@@ -24,6 +25,8 @@ import pandas as pd
 
 from spectrohar.cache.windows import Recording
 from spectrohar.errors import DataError
+
+log = logging.getLogger(__name__)
 
 # actfast's name of each format, by the file suffix that names it.
 FORMATS = {".cwa": "Axivity CWA", ".gt3x": "Actigraph GT3X", ".bin": "GeneActiv BIN"}
@@ -72,12 +75,18 @@ def _read(path, plain, suffix, max_gap_s) -> Recording:
     samples = series.get("high_frequency") or series.get("acceleration")
     if samples is None or not len(samples["datetime"]):
         raise DataError(f"{path}: holds no samples (a {FORMATS[suffix]} file with a header only)")
-    device = _description(data, samples)
+    try:
+        device = _description(data, samples)
+    except (KeyError, ValueError) as error:
+        raise DataError(
+            f"{path}: its header does not give the device's rate and range ({error!r})"
+        ) from None
     _check_device(path, device)
     raw = samples["datetime"].view("datetime64[ns]")
     time = block_times(raw, device["device_sample_rate_hz"], max_gap_s)
-    if (np.diff(time) <= np.timedelta64(0)).any():
-        back = np.flatnonzero(np.diff(time) <= np.timedelta64(0))[0] + 1
+    back = np.flatnonzero(np.diff(time) <= np.timedelta64(0)) + 1
+    if back.size:
+        back = back[0]
         raise DataError(
             f"{path}: sample {back + 1}: time {raw[back]} is not after the one before "
             f"({raw[back - 1]}): the device clock went back (was it reset while recording?)"
@@ -89,6 +98,8 @@ def _read(path, plain, suffix, max_gap_s) -> Recording:
         else None
     )
     device["device_problems"] = _problems(path, plain, suffix, data)
+    for problem in device["device_problems"]:
+        log.warning("%s: %s", path, problem)
     return Recording(
         time=time,
         acceleration=np.asarray(samples["acceleration"], np.float32),
@@ -153,13 +164,11 @@ def block_times(time, sample_rate, max_gap_s) -> np.ndarray:
     first = np.concatenate([[0], starts])  # each block's first sample
     ends = np.concatenate([starts, [len(t)]])
     block_start = t[first]
-    # The next block follows when its timestamp is no further than max_gap_s after this block's
-    # nominal end (it may also be before it: a fast device).
-    following = np.append(block_start[1:] - (t[ends[:-1] - 1] + nominal) <= max_gap_s * 1e9, False)
-    following[:-1] &= block_start[1:] > block_start[:-1]
-    span = np.where(
-        following, np.append(block_start[1:], 0) - block_start, (ends - first) * nominal
-    )
+    next_start = np.append(block_start[1:], np.iinfo(np.int64).max)
+    # The next block follows when its timestamp is no more than max_gap_s after this block's
+    # nominal end; it may also be before it (a fast device), though not before its start.
+    follows = (next_start - (t[ends - 1] + nominal) <= max_gap_s * 1e9) & (next_start > block_start)
+    span = np.where(follows, next_start - block_start, (ends - first) * nominal)
     block = np.repeat(np.arange(len(first)), ends - first)
     position = np.arange(len(t)) - first[block]
     spread = block_start[block] + position * (span / (ends - first))[block]
