@@ -157,9 +157,16 @@ def cache_pools(monkeypatch):
     return pools
 
 
+def pytest_xdist_auto_num_workers(config):
+    """Workers for `-n auto`: on CI's two cores, two for the quick part, whose tests keep the
+    cores busy, and three for the whole suite, where most tests wait on Snakemake subprocesses
+    and a third worker fills the waits (the suite took 10 min with two, 8 with three)."""
+    return 2 if "not slow" in (config.option.markexpr or "") else 3
+
+
 # Modules whose module-scoped runs take minutes: each runs on one worker, so that its run is
-# made once and no worker waits for the other's; every other test goes wherever a worker is
-# free, which balances CI's two workers best.
+# made once and no worker waits for another's; every other test goes wherever a worker is free,
+# which balances the workers best.
 ONE_WORKER = ("tests/test_own_data.py", "tests/test_prediction.py")
 
 

@@ -645,13 +645,27 @@ def test_the_command_gives_the_workflows_predictions(predicted, tmp_path):
     hmm = (
         ["--hmm", predicted / "results" / model / "hmm" / "hmm.json"] if smoothing == "hmm" else []
     )
-    recording = predicted / "recordings" / "wrist.csv.gz"
-    out = predict_cli([recording], predicted / "results" / model / files[model], tmp_path, *hmm)
+    recordings = [predicted / "recordings" / name for name in ("wrist.csv.gz", "device.cwa")]
+    out = predict_cli(recordings, predicted / "results" / model / files[model], tmp_path, *hmm)
     table, summary = outputs(out)
     expected, expected_summary = outputs(predicted / "results" / "predict")
     pd.testing.assert_frame_equal(table, expected, check_exact=False, rtol=1e-5)
-    expected_summary = expected_summary[expected_summary.recording == "wrist"]
-    pd.testing.assert_frame_equal(summary, expected_summary.reset_index(drop=True))
+    # The device file too, calibrated and labelled from the annotation table beside it.
+    device, expected_device = (
+        pd.read_parquet(folder / "device.parquet")
+        for folder in (out, predicted / "results/predict")
+    )
+    pd.testing.assert_frame_equal(device, expected_device, check_exact=False, rtol=1e-5)
+    described = [
+        {key: value for key, value in table.attrs.items() if key.startswith(("device_", "calib"))}
+        for table in (device, expected_device)
+    ]
+    assert described[0] == described[1] and described[0]["device_type"] == "AX3"
+    expected_summary = expected_summary[expected_summary.recording.isin(["wrist", "device"])]
+    pd.testing.assert_frame_equal(
+        summary.sort_values("recording", ignore_index=True),
+        expected_summary.sort_values("recording", ignore_index=True),
+    )
     page = (out / "report.html").read_text()  # the page, as the predict_page rule writes it
     assert "<h2>wrist</h2>" in page and "data:image/png;base64," in page
 

@@ -83,9 +83,8 @@ def test_a_participants_stores_built_on_slurm_are_the_local_ones(cluster, small_
     (tmp_path / "slurm").mkdir()
     on_slurm = workflow_folder(tmp_path / "slurm")
     participant = PARTICIPANTS[0]
-    # Its recording, windows, spectrograms and features: four jobs, each submitted to SLURM.
+    # Its recording, windows and spectrograms: three jobs, each submitted to SLURM.
     stores = [f"results/{kind}/{participant}.zarr" for kind in ("windows", "spectrograms")]
-    stores.append(f"results/features/{participant}.zarr")
     started = time.monotonic()
     result = subprocess.run(
         [
@@ -110,7 +109,7 @@ def test_a_participants_stores_built_on_slurm_are_the_local_ones(cluster, small_
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     print(f"SLURM run: {time.monotonic() - started:.0f} s")
     submitted = re.findall(r"has been submitted with SLURM jobid", result.stderr)
-    assert len(submitted) == result.stderr.count("Finished jobid") == 4, result.stderr[-3000:]
+    assert len(submitted) == result.stderr.count("Finished jobid") == 3, result.stderr[-3000:]
     assert not (on_slurm / "results" / "split.csv").exists()  # nothing else was built
 
     for store in stores:
