@@ -71,9 +71,9 @@ def resample_recording(time, acceleration, annotation, sample_rate, max_gap_s, t
     Linear interpolation, after a low-pass filter when downsampling; an output sample next to a
     missing input (NaN or infinite) is NaN, and none is made across a step between timestamps
     longer than `max_gap_s` (a gap: the windows it touches are incomplete); annotations come from
-    the last input sample at or before each output sample. The
-    last input sample covers one (median) input step, as in recorded_hours: the grid reaches to
-    its end, holding its value, so that a recording of whole windows stays whole windows.
+    the last input sample at or before each output sample. The last input sample covers one
+    (median) input step, as in recorded_hours: the grid reaches to its end, holding its value,
+    so that a recording of whole windows stays whole windows.
     """
     t = time.view("int64")
     step = np.median(np.diff(t))

@@ -27,11 +27,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from spectrohar.cache.layout import UNANNOTATED
-from spectrohar.cache.windows import (
-    RECORDING_PREFIXES,
-    device_and_calibration,
-    window_recording,
-)
+from spectrohar.cache.windows import device_and_calibration, window_recording
 from spectrohar.errors import DataError
 from spectrohar.evaluation.evaluate import probability_columns, table_classes
 from spectrohar.evaluation.score import score
@@ -41,7 +37,7 @@ from spectrohar.prediction.daily import daily_summary
 from spectrohar.prediction.nonwear import non_wear, window_statistics
 from spectrohar.settings import Windows
 from spectrohar.sources import checked_ids
-from spectrohar.sources.annotations import ANNOTATIONS
+from spectrohar.sources.annotations import annotation_table
 from spectrohar.sources.csvfile import time_offset
 from spectrohar.sources.labels import choose_dictionary, labelling
 from spectrohar.sources.recordings import SUFFIXES, read_file, recording_id
@@ -161,8 +157,7 @@ def predict_recording(
         unit=unit,
         max_gap_s=max_gap_s,
     )
-    table = Path(recording).parent / ANNOTATIONS
-    read = read_file(recording, table if table.is_file() else None, max_gap_s)
+    read = read_file(recording, annotation_table(Path(recording).parent), max_gap_s)
     if timezone is not None:
         time = zone_instants(recording, read.time, read.time_zone, timezone, settings["timezone"])
         read = dataclasses.replace(read, time=time, time_zone=timezone)
@@ -306,7 +301,7 @@ def recording_row(name, table) -> dict:
         "recorded_sample_rate": attrs["recorded_sample_rate"],
         "resampled": attrs["resampled"],
         "time_zone": attrs["time_zone"],
-        **{key: value for key, value in attrs.items() if key.startswith(RECORDING_PREFIXES)},
+        **device_and_calibration(attrs),
     }
 
 

@@ -8,6 +8,8 @@ clock's, written without a zone offset. A recording's intervals may leave gaps (
 not overlap; rows with no value at all are skipped.
 """
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -19,6 +21,12 @@ EXPECTED = f"{','.join(COLUMNS)}, in any case"
 TIMESTAMP = "2016-11-13 02:18:00"  # how a timestamp is written, fractional seconds optional
 NOW = ("now", "today")  # read by pandas as the current time, written by no device
 SHOWN = 5  # the folder's recordings named where the table names another
+
+
+def annotation_table(folder) -> str | None:
+    """The annotation table of the recordings in `folder`, None where it has none."""
+    table = Path(folder) / ANNOTATIONS
+    return str(table) if table.is_file() else None
 
 
 def read_annotations(path, recordings) -> dict[str, pd.DataFrame]:

@@ -14,7 +14,7 @@ import xarray as xr
 from spectrohar.cache.windows import window_recording
 from spectrohar.errors import DataError
 from spectrohar.sources import checked_ids, refuse_copies, refuse_other_files, source_folder
-from spectrohar.sources.annotations import ANNOTATIONS, read_annotations
+from spectrohar.sources.annotations import ANNOTATIONS, annotation_table, read_annotations
 from spectrohar.sources.labels import DICTIONARY
 from spectrohar.sources.metadata import METADATA
 from spectrohar.sources.recordings import SUFFIXES, read_file, recording_id
@@ -76,19 +76,12 @@ def inputs(settings, participant) -> dict[str, str]:
     """The participant's recording, whatever its format, and the folder's annotation table
     where there is one."""
     folder = Path(settings.source.path)
-    files = {path.name: path for path in folder.glob(f"{participant}.*")}
-    recording = next(
-        (
-            str(files[name])
-            for name in (participant + suffix for suffix in SUFFIXES)
-            if name in files
-        ),
-        None,
-    )
+    paths = (folder / f"{participant}{suffix}" for suffix in SUFFIXES)
+    recording = next((str(path) for path in paths if path.exists()), None)
     if recording is None:
         raise DataError(f"{folder}: holds no recording of participant {participant!r}")
-    table = folder / ANNOTATIONS
-    return {"recording": recording, **({"annotations": str(table)} if table.is_file() else {})}
+    table = annotation_table(folder)
+    return {"recording": recording, **({"annotations": table} if table else {})}
 
 
 def read(inputs, participant, *, source, windows) -> xr.Dataset:
