@@ -317,13 +317,17 @@ def gt3x_named_cwa(path, rng):
         (
             "r.bin",
             lambda path, rng: path.write_text("time,x,y,z\n2024-03-01 10:00:00,0,0,1\n"),
-            r"r.bin: cannot be read as a GeneActiv BIN file \(Unknown file format",
+            r"r.bin: cannot be read as GeneActiv BIN data \(Unknown file format",
         ),
-        ("r.gt3x", lambda path, rng: path.write_bytes(b""), r"r.gt3x: is empty"),
+        (
+            "r.gt3x",
+            lambda path, rng: path.write_bytes(b""),
+            r"r.gt3x: is empty \(Actigraph GT3X data holds a header and samples\)$",
+        ),
         (
             "r.cwa",
             header_only,
-            r"r.cwa: holds no samples",
+            r"r.cwa: holds no samples \(Axivity CWA data with a header only\)$",
         ),
         (
             "r.cwa",

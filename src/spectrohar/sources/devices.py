@@ -61,11 +61,11 @@ def read(path, max_gap_s) -> Recording:
 def _read(path, plain, suffix, max_gap_s) -> Recording:
     """`read` of the decompressed file `plain`, `path` named in sentences."""
     if plain.stat().st_size == 0:
-        raise DataError(f"{path}: is empty (a {FORMATS[suffix]} file holds a header and samples)")
+        raise DataError(f"{path}: is empty ({FORMATS[suffix]} data holds a header and samples)")
     try:
         data = actfast.read(plain, lenient=True)
     except (ValueError, OSError) as error:
-        raise DataError(f"{path}: cannot be read as a {FORMATS[suffix]} file ({error})") from None
+        raise DataError(f"{path}: cannot be read as {FORMATS[suffix]} data ({error})") from None
     if data["format"] != FORMATS[suffix]:
         raise DataError(
             f"{path}: is named {suffix} but holds {data['format']} data (rename it to its "
@@ -74,7 +74,7 @@ def _read(path, plain, suffix, max_gap_s) -> Recording:
     series = data["timeseries"]
     samples = series.get("high_frequency") or series.get("acceleration")
     if samples is None or not len(samples["datetime"]):
-        raise DataError(f"{path}: holds no samples (a {FORMATS[suffix]} file with a header only)")
+        raise DataError(f"{path}: holds no samples ({FORMATS[suffix]} data with a header only)")
     try:
         device = _description(data, samples)
     except (KeyError, ValueError) as error:
