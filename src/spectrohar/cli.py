@@ -57,7 +57,10 @@ def main(argv=None) -> None:
     predict.add_argument("--hmm", help="an hmm.json the pipeline saved for the model: smooth by it")
     predict.add_argument("--output", required=True, help="the folder to write the results to")
     predict.add_argument(
-        "--unit", choices=list(UNITS), default="g", help="the recordings' unit (g)"
+        "--unit",
+        choices=list(UNITS),
+        default="g",
+        help="the CSV recordings' unit (g; device files are read in g)",
     )
     predict.add_argument(
         "--calibrate",
@@ -71,8 +74,8 @@ def main(argv=None) -> None:
         type=float,
         default=settings.DEFAULTS["windows"]["max_gap_s"],
         metavar="SECONDS",
-        help="a longer step between a device file's timestamps is missing data, as "
-        "windows.max_gap_s (%(default)s)",
+        help="a longer step between a resampled recording's timestamps (every device file is "
+        "resampled) is missing data, as windows.max_gap_s (%(default)s)",
     )
     predict.add_argument(
         "--on-error",
