@@ -1,5 +1,6 @@
 """spectrohar: recordings -> windows -> spectrogram cache -> model -> predictions -> report."""
 
+import time
 from pathlib import Path
 
 from snakemake.logging import logger
@@ -8,10 +9,14 @@ from spectrohar import settings
 from spectrohar.sources import annotations, labels
 from spectrohar.errors import DataError
 from spectrohar.models import FAMILIES, model_file
+from spectrohar.prediction.cohort import written_failures
 from spectrohar.sources import PARTICIPANT_ID, source
 
 
 configfile: "config.yaml"
+
+
+STARTED = time.time()  # the run's start (the Snakefile is read first)
 
 
 # Of the split, only the test ids named are checked here (by settings.check), the rest by the
@@ -94,3 +99,16 @@ rule all:
         expand("results/{run[0]}/{run[1]}/metrics.json", run=RUNS),
         rules.compare.output,
         rules.report.output,
+
+
+# A run that predicted recordings ends saying how many failed (predict.on_error: skip), where its
+# last lines are read, not only in the middle of its log; a run that did not write the failures
+# table says nothing of it.
+onsuccess:
+    written = rules.predict_summary.output
+    if Path(written.failures).is_file() and Path(written.failures).stat().st_mtime >= STARTED:
+        failed, sentence = written_failures(written.failures, written.cohort)
+        if failed:
+            logger.warning(sentence)
+        else:
+            logger.info(sentence)

@@ -7,7 +7,9 @@ The workflow tests train test_workflow's small models once and predict a two-day
 recording without annotations and an annotated synthetic one."""
 
 import json
+import re
 import shutil
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,7 @@ from test_train import TRAINING
 from test_workflow import TEST
 
 from spectrohar import settings
+from spectrohar.cache import windows
 from spectrohar.cache.features import FEATURES, window_features
 from spectrohar.cache.layout import feature_dataset, spectrogram_dataset
 from spectrohar.cache.stores import write_dataset
@@ -36,6 +39,7 @@ from spectrohar.prediction.nonwear import NonWearRule
 from spectrohar.settings import Synthetic, Windows
 from spectrohar.sources import capture24, synthetic
 from spectrohar.sources.labels import PACKAGED_DICTIONARY, read_dictionary
+from spectrohar.sources.recordings import read_pieces
 
 SLEEP = "7030 sleeping;MET 0.95"
 WALK = (
@@ -301,9 +305,7 @@ def test_a_recording_the_model_cannot_take_is_refused_naming_it(tmp_path, networ
     with pytest.raises(SystemExit) as stopped:
         main(["predict", str(short), str(good), "--model", str(network[0]), "--output", str(out)])
     assert stopped.value.code == 1
-    assert last_line(capsys) == (
-        f"spectrohar: 1 of 2 recordings failed, each with its reason in {out / 'failures.csv'}"
-    )
+    assert last_line(capsys) == f"spectrohar: 1 of 2 recordings failed: see {out / 'failures.csv'}"
     failures = pd.read_csv(out / "failures.csv")
     assert failures.to_dict("records") == [
         {"recording": "short", "file": str(short), "reason": sentence}
@@ -344,11 +346,12 @@ def test_a_25_hz_recording_keeps_its_last_window_and_says_it_was_resampled(tmp_p
     assert len(table) == 9
     assert table.attrs["recorded_sample_rate"] == pytest.approx(25)
     assert table.attrs["resampled"] and table.attrs["sample_rate"] == RATE
-    page = (out / "report.html").read_text()
+    page = (out / "pages" / "slow.html").read_text()
     assert (
         "recorded at 25 Hz, resampled to the model's 50 Hz; calibration off: a CSV recording "
         "(calibrate: auto calibrates device files); 9 windows"
     ) in page
+    assert '<a href="pages/slow.html">slow</a>' in (out / "report.html").read_text()
 
 
 def test_a_unit_hint_names_the_setting_of_its_context(tmp_path, network, rng, capsys):
@@ -539,6 +542,11 @@ def test_every_complete_window_has_a_prediction_and_the_still_stretch_is_non_wea
     np.testing.assert_allclose(worn + wrist.hours_non_wear, [3, 3])  # 21:00-24:00, 00:00-03:00
     np.testing.assert_allclose(wrist.hours_non_wear, [2, 0.5])
     assert not wrist.complete.any()
+    cohort = pd.read_csv(predicted / "results" / "predict" / "cohort.csv")
+    row = cohort.set_index("recording").loc["wrist"]
+    assert row.start == str(START) and (row.days_recorded, row.valid_days) == (2, 0)
+    assert (row.hours_worn, row.hours_non_wear) == pytest.approx((3.5, 2.5))
+    assert row.filter(regex="^hours_.+_per_").isna().all()  # no valid day
 
 
 @pytest.mark.slow
@@ -567,12 +575,25 @@ def test_an_annotated_recording_is_scored_against_its_labels(predicted):
 
 
 @pytest.mark.slow
-def test_the_page_has_a_timeline_per_recording_with_its_days(predicted):
-    page = (predicted / "results" / "predict" / "report.html").read_text()
-    assert page.count('src="data:image/png;base64,') == 3
-    assert "<h2>wrist</h2>" in page and "<h2>annotated</h2>" in page and "<h2>device</h2>" in page
-    assert "2024-03-01" in page and "2024-03-02" in page
+def test_the_page_shows_the_cohort_and_links_a_page_per_recording(predicted):
+    results = predicted / "results" / "predict"
+    page = (results / "report.html").read_text()
+    # The cohort's figure first, and no recording's timeline: light at thousands of recordings.
+    assert page.count('src="data:image/png;base64,') == 1
+    assert page.index("<h2>Cohort</h2>") < page.index("<h2>Failures</h2>")
+    assert page.index("<h2>Failures</h2>") < page.index("<h2>Recordings</h2>")
     assert "van Hees et al. (2013)" in page
+    names = ("wrist", "annotated", "device")
+    assert sorted(p.name for p in (results / "pages").glob("*.html")) == sorted(
+        f"{name}.html" for name in names
+    )
+    for name in names:
+        assert f'<a href="pages/{name}.html">{name}</a>' in page
+        own = (results / "pages" / f"{name}.html").read_text()
+        assert own.count('src="data:image/png;base64,') == 1 and f"<h1>{name}</h1>" in own
+        assert '<a href="../report.html">All recordings</a>' in own
+    wrist = (results / "pages" / "wrist.html").read_text()
+    assert "2024-03-01" in wrist and "2024-03-02" in wrist
 
 
 @pytest.mark.slow
@@ -597,9 +618,10 @@ def test_a_device_file_is_predicted_with_its_device_and_calibration(predicted):
     pd.testing.assert_series_equal(*shares, atol=0.05, check_names=False)
     metrics = json.loads((results / "metrics.json").read_text())
     assert metrics["device"]["n_windows"] == table.label.notna().sum() > 60
-    page = (results / "report.html").read_text()
-    assert "AX3 999 (Axivity CWA, set to 100 Hz and ±8 g)" in page
-    assert "<h2>Recordings</h2>" in page
+    assert (
+        "AX3 999 (Axivity CWA, set to 100 Hz and ±8 g)"
+        in (results / "pages" / "device.html").read_text()
+    )
 
 
 @pytest.mark.slow
@@ -666,8 +688,16 @@ def test_the_command_gives_the_workflows_predictions(predicted, tmp_path):
         summary.sort_values("recording", ignore_index=True),
         expected_summary.sort_values("recording", ignore_index=True),
     )
-    page = (out / "report.html").read_text()  # the page, as the predict_page rule writes it
-    assert "<h2>wrist</h2>" in page and "data:image/png;base64," in page
+    # The cohort table's rows too, but for where the files were.
+    cohorts = [
+        pd.read_csv(folder / "cohort.csv").set_index("recording").loc[["wrist", "device"]]
+        for folder in (out, predicted / "results" / "predict")
+    ]
+    pd.testing.assert_frame_equal(
+        *(cohort.drop(columns="file") for cohort in cohorts), check_exact=False, rtol=1e-5
+    )
+    page = (out / "pages" / "wrist.html").read_text()  # as the predict_page rule writes it
+    assert "<h1>wrist</h1>" in page and "data:image/png;base64," in page
 
 
 @pytest.mark.slow
@@ -714,6 +744,9 @@ def test_a_model_file_trains_nothing_and_bad_input_gets_the_windows_stage_senten
     )
     result = snakemake(tmp_path, "--cores", "2", "predict")
     assert result.returncode == 0, result.stderr[-4000:]
+    # The run ends saying so, its log's last lines but its path and run time.
+    ending = result.stderr.splitlines()[-4:]
+    assert "1 of 2 recordings failed: see results/predict/failures.csv" in ending, ending
     results = tmp_path / "results" / "predict"
     failures = pd.read_csv(results / "failures.csv")
     assert failures.to_dict("records") == [
@@ -735,7 +768,47 @@ def test_a_model_file_trains_nothing_and_bad_input_gets_the_windows_stage_senten
         rtol=1e-5,
     )
 
+    # A recording added: only it is predicted, and on SLURM in a batch of recordings.
+    shutil.copy(predicted / "recordings" / "device.cwa", bad.parent)
+    profile = ["--profile", str(REPO / "workflow/profiles/slurm")]
+    planned = snakemake(tmp_path, "--dry-run", *profile, "predict")
+    assert planned.returncode == 0, planned.stdout[-3000:] + planned.stderr[-3000:]
+    assert re.findall(r"wildcards: recording=(\w+)", planned.stdout) == ["device"]
+    assert "Group job recordings" in planned.stdout
+
     named = snakemake(tmp_path, "--dry-run", "predict", "--config", "predict={model: cnn/hmmm}")
     assert named.returncode != 0
     message = "config predict.model: 'cnn/hmmm' is neither best, nor a run"
     assert message in named.stdout + named.stderr  # a dry run logs to stdout
+
+
+@pytest.mark.slow
+def test_a_recording_in_pieces_is_predicted_as_whole(predicted, monkeypatch):
+    """Read in pieces of 100,003 rows and cut in pieces of 1,270 s (ends inside windows, inside
+    the wrist's still stretch, inside the device's gaps), a recording gets the table it gets
+    whole: resampling, calibration, non-wear and the HMM alike."""
+    results = predicted / "results"
+    model = json.loads((results / "selected.json").read_text())["run"].split("/")[0]
+    predictor = predict.load_predictor(
+        next((results / model).glob("model.*")), results / model / "hmm" / "hmm.json"
+    )
+    options = {
+        "unit": "g",
+        "calibrate": "auto",
+        "max_gap_s": 1,
+        "nonwear": NonWearRule(),
+        "timezone": None,
+        "settings": predict.RULE_SETTINGS,
+    }
+    for name in ("wrist.csv.gz", "device.cwa"):
+        path = predicted / "recordings" / name
+        whole = predict.predict_recording(path, predictor, **options)
+        with monkeypatch.context() as patch:
+            patch.setattr(windows, "PIECE_S", 1270)
+            patch.setattr(predict, "read_pieces", partial(read_pieces, piece_rows=100_003))
+            pieces = predict.predict_recording(path, predictor, **options)
+        assert len(whole) > 100 and whole.smoothed.notna().all()
+        assert whole.non_wear.any() == (name == "wrist.csv.gz")  # its still stretch
+        pd.testing.assert_frame_equal(pieces, whole)
+        assert pieces.attrs == whole.attrs
+    assert whole.attrs["resampled"]

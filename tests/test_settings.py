@@ -9,6 +9,7 @@ from test_windows import Payload
 
 from spectrohar import settings
 from spectrohar.errors import DataError
+from spectrohar.sources import capture24
 from spectrohar.sources.labels import PACKAGED_DICTIONARY, read_dictionary
 
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
@@ -302,6 +303,17 @@ def test_a_copied_recording_under_another_name_is_refused_naming_both(tmp_path):
         match=rf"^{tmp_path}/P101.csv.gz and {tmp_path}/P101_old.csv.gz are the same file",
     ):
         settings.check(config, SCHEMA)
+
+
+def test_files_alike_but_for_their_last_byte_are_two_recordings(tmp_path):
+    # Equal in size and in the first MiB that is compared first: read whole, they differ.
+    head = np.random.default_rng(0).bytes(capture24.HEAD + 10)
+    (tmp_path / "a.cwa").write_bytes(head + b"a")
+    (tmp_path / "b.cwa").write_bytes(head + b"b")
+    capture24.refuse_identical_files([tmp_path / "a.cwa", tmp_path / "b.cwa"])
+    (tmp_path / "c.cwa").write_bytes(head + b"a")
+    with pytest.raises(DataError, match=r"a.cwa and .*c.cwa are the same file"):
+        capture24.refuse_identical_files([tmp_path / name for name in ("a.cwa", "b.cwa", "c.cwa")])
 
 
 def test_a_dangling_symlink_is_named(tmp_path):

@@ -13,7 +13,7 @@ from conftest import write_recording
 from test_windows import START, WINDOWS, build_store, processed_data
 
 from spectrohar import settings
-from spectrohar.cache import windows
+from spectrohar.cache.recording import Recording, Spill
 from spectrohar.errors import DataError
 from spectrohar.sources import capture24, csvfile, npy
 from spectrohar.sources.labels import PACKAGED_DICTIONARY, labelling
@@ -187,13 +187,23 @@ def test_counts_are_the_files_before_resampling_and_gaps_are_not_recorded(tmp_pa
     assert ds.acceleration.shape[1] == 1500  # cut at 50 Hz
 
 
-def test_recorded_hours_count_steps_up_to_twice_the_median():
-    # Steps 10, 15, 10, 965 (a gap: one median step), 10, and one median step after the last.
+@pytest.mark.parametrize("cut", [None, 1, 3, 4])
+def test_recorded_hours_count_steps_up_to_twice_the_median(cut, tmp_path):
+    # Steps 10, 15, 10, 965 (a gap: one median step), 10, and one median step after the last,
+    # the same wherever the recording is cut in pieces.
     time = START + np.array([0, 10, 25, 35, 1000, 1010]) * MS
-    annotated = np.array([True, True, False, True, False, True])
-    recorded, annotated_hours = windows.recorded_hours(time, annotated)
-    assert recorded * 3.6e6 == pytest.approx(10 + 15 + 10 + 10 + 10 + 10)
-    assert annotated_hours * 3.6e6 == pytest.approx(10 + 15 + 10 + 10)
+    annotation = pd.Series(pd.Categorical(["a", "a", None, "a", None, "a"]))
+    pieces = [slice(None)] if cut is None else [slice(None, cut), slice(cut, None)]
+    spill = Spill.write(
+        tmp_path,
+        [
+            Recording(time[part], np.zeros((len(time), 3), np.float32)[part], annotation[part])
+            for part in pieces
+        ],
+    )
+    assert spill.median_step == 10e6
+    assert spill.hours_recorded * 3.6e6 == pytest.approx(10 + 15 + 10 + 10 + 10 + 10)
+    assert spill.hours_annotated * 3.6e6 == pytest.approx(10 + 15 + 10 + 10)
 
 
 def test_processed_data_cut_under_other_settings_is_refused_saying_they_overlap(tmp_path, rng):
@@ -323,6 +333,9 @@ def test_bad_lines_far_into_a_recording_are_placed(tmp_path, text, message):
     path.write_bytes(text.encode(errors="surrogateescape"))  # \udce9: the byte 0xe9, no UTF-8
     with pytest.raises(DataError, match=rf"^{path}: {message}"):
         csvfile.read_recording(path)
+    # Read in pieces cut inside the reader's batches: the same line, counted from the start.
+    with pytest.raises(DataError, match=rf"^{path}: {message}"):
+        list(csvfile.read_pieces(path, None, 30_001))
 
 
 def test_a_recording_read_in_pieces_is_the_whole_file(tmp_path, rng):
@@ -336,6 +349,15 @@ def test_a_recording_read_in_pieces_is_the_whole_file(tmp_path, rng):
     np.testing.assert_array_equal(time, START + np.arange(len(annotation)) * 10 * MS)
     np.testing.assert_array_equal(read, acceleration.astype(np.float32))
     np.testing.assert_array_equal(labels.astype(object).where(labels.notna(), None), annotation)
+    # In pieces of rows cut across the batches: each exactly so long but the last.
+    pieces = list(csvfile.read_pieces(path, None, 100_003))
+    assert [len(piece.time) for piece in pieces] == [100_003, 100_003, 39_994]
+    np.testing.assert_array_equal(np.concatenate([piece.time for piece in pieces]), time)
+    np.testing.assert_array_equal(np.concatenate([piece.acceleration for piece in pieces]), read)
+    np.testing.assert_array_equal(
+        np.concatenate([piece.annotation.to_numpy(object, na_value=None) for piece in pieces]),
+        annotation,
+    )
 
 
 def test_a_gzip_of_nul_bytes_is_not_csv_text_and_stops_at_once(tmp_path):

@@ -18,6 +18,7 @@ from spectrohar.cache.stores import (
 )
 from spectrohar.cache.windows import UNITS
 from spectrohar.errors import DataError
+from spectrohar.prediction.cohort import VALID_DAY_HOURS, failures_sentence
 from spectrohar.prediction.nonwear import DEFAULT_RULE
 from spectrohar.prediction.predict import OUTPUTS, predict_files
 from spectrohar.report.figures import DPI, plot_window
@@ -120,14 +121,13 @@ def main(argv=None) -> None:
                 tables,
                 *(output / name for name in OUTPUTS),
                 output / "report.html",
+                output / "pages",
+                valid_day_hours=VALID_DAY_HOURS,
             )
             print(f"{len(args.recordings)} recordings -> {args.output}")
             if failed:
-                parser.exit(
-                    1,
-                    f"spectrohar: {failed} of {len(tables)} recordings failed, each with its "
-                    f"reason in {output / 'failures.csv'}\n",
-                )
+                sentence = failures_sentence(failed, len(tables), output / "failures.csv")
+                parser.exit(1, f"spectrohar: {sentence}\n")
             return
         if args.command == "inspect":
             folder = Path(args.path).suffix != ".zarr"

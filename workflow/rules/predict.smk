@@ -1,6 +1,7 @@
 # `snakemake --cores 8 predict`: a trained model on the recordings of predict.recordings, each
 # cut and predicted as the model's windows were (spectrohar.prediction.predict), then a summary
-# per recording and day and a page of timelines under results/predict/. predict.model: best
+# per recording and day, a cohort table, and an index page linking a page per recording under
+# results/predict/. predict.model: best
 # (the run with the best validation kappa, chosen by the select_model checkpoint), a run
 # (cnn/hmm), or a model file used unsmoothed, for which nothing is trained. Input functions in
 # common.smk.
@@ -37,7 +38,7 @@ rule predict_recording:
         recording=PARTICIPANT_ID.pattern,
     threads: PARTICIPANT_THREADS
     resources:
-        mem_mb=4000,  # a week at 100 Hz: 0.7 GB of windows, several times that while read
+        mem_mb=2000,  # a week at 100 Hz, read and cut in pieces, peaks at 1.3 GB (README)
     params:
         unit=config["predict"]["unit"],
         calibrate=config["predict"]["calibrate"],
@@ -68,6 +69,7 @@ rule predict_summary:
     params:
         names=lambda wildcards: list(predict_recordings()),
         not_read=lambda wildcards: not_read(),
+        valid_day_hours=config["predict"]["valid_day_hours"],
     script:
         "../scripts/predict_summary.py"
 
@@ -81,15 +83,20 @@ rule predict_page:
         cohort=rules.predict_summary.output.cohort,
         failures=rules.predict_summary.output.failures,
     output:
-        report("results/predict/report.html", category="Predictions"),
+        page=report("results/predict/report.html", category="Predictions"),
+        # A page per recording in one folder that one job writes: a rule per page would add a
+        # job, and a process to start, per recording.
+        pages=directory("results/predict/pages"),
     log:
         "logs/predict/page.log",
     benchmark:
         "logs/benchmarks/predict/page.tsv"
+    threads: THREADS  # a page per recording, drawn side by side
     resources:
-        mem_mb=2000,
+        mem_mb=4000,  # 300 MB a process drawing pages
     params:
         names=lambda wildcards: list(predict_recordings()),
+        valid_day_hours=config["predict"]["valid_day_hours"],
     script:
         "../scripts/predict_page.py"
 

@@ -10,5 +10,8 @@ run_logged(
     not_read=snakemake.input.not_read,
     cohort=snakemake.input.cohort,
     failures=snakemake.input.failures,
-    page=snakemake.output[0],
+    page=snakemake.output.page,
+    pages=snakemake.output.pages,
+    valid_day_hours=snakemake.params.valid_day_hours,
+    workers=snakemake.threads,
 )

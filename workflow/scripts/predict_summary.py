@@ -11,4 +11,5 @@ run_logged(
     cohort=snakemake.output.cohort,
     failures=snakemake.output.failures,
     not_read=snakemake.params.not_read,
+    valid_day_hours=snakemake.params.valid_day_hours,
 )

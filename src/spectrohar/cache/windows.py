@@ -3,24 +3,34 @@
 Windows of `window_length_s` start every `window_step_s` from the first timestamp (one window
 length by default: bins end to end; less: overlapping windows). A window is kept when it holds
 exactly `window_length_s * sample_rate` samples, all of them finite; its annotation is the most
-common raw annotation over its samples (NA counted as a value, a tie going to an annotation).
+common raw annotation over its samples (NA counted as a value, a tie going to an annotation,
+between annotations to the first in sorted order).
 A window whose most common annotation is NA is kept too, as UNANNOTATED (a later stage predicts
 on it), and counted. Every drop is counted by reason. The tutorial's processed_data arrays
 (already windows) go into the same per-participant stores.
 Acceleration is stored in g; a recording whose median vector magnitude is far from 1 g is refused.
+
+A recording is cut in pieces of PIECE_S seconds, read back from a temporary copy on disk
+(cache.recording), so that a week at 100 Hz needs the memory of a few hours: what needs the
+whole recording (the median step and magnitude, the calibration) is gathered first, and every
+piece gives exactly the windows the whole would.
 """
 
 import dataclasses
 import hashlib
 import logging
 import os
+import tempfile
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 import scipy.signal
 import xarray as xr
 
+from spectrohar.cache.calibration import WINDOW_S as CALIBRATION_BLOCK_S
 from spectrohar.cache.calibration import (
+    Points,
     apply_calibration,
     fit_calibration,
     not_calibrated,
@@ -28,12 +38,13 @@ from spectrohar.cache.calibration import (
 )
 from spectrohar.cache.layout import (
     AXES,
-    NO_OFFSET,
+    DROP_REASONS,
     UNANNOTATED,
     participant_windows,
     window_dataset,
     window_length,
 )
+from spectrohar.cache.recording import Recording, Spill
 from spectrohar.cache.stores import write_dataset
 from spectrohar.errors import DataError
 
@@ -41,7 +52,9 @@ log = logging.getLogger(__name__)
 
 CHUNK_WINDOWS = 256
 RATE_TOLERANCE = 0.005  # relative: a 100 Hz setting accepts 99.5-100.5 Hz
-GAP = 2  # a step between timestamps over GAP times the median step is a gap in the recording
+PIECE_S = 6 * 3600  # seconds of window starts cut at a time: a week is cut in 28 pieces
+FILTER_MARGIN_S = 10  # input read either side of a resampled piece, where a filter settles
+PIECE_COUNTS = ("windows_kept", "windows_unannotated", "windows_dropped")  # a piece's own
 UNITS = {"g": 1.0, "mg": 1e-3, "m/s2": 1 / 9.80665}  # windows.unit -> g
 # Over a day of wear the median vector magnitude is gravity, about 1 g: values around 9.8 are
 # m/s2, around 1000 mg.
@@ -49,67 +62,122 @@ MAGNITUDE_RANGE_G = (0.3, 3.0)
 RECORDING_PREFIXES = ("device_", "calibration_")  # attributes of the recording, not the windows
 
 
-def measured_rate(time) -> float:
-    """Samples per second from the median timestamp step."""
-    return 1e9 / np.median(np.diff(time.view("int64")))
+@dataclasses.dataclass(frozen=True)
+class Grid:
+    """`size` samples `step` ns apart from `start` (ns)."""
+
+    start: int
+    step: int
+    size: int
+
+    def times(self, first, stop) -> np.ndarray:
+        return self.start + np.arange(first, stop, dtype=np.int64) * self.step
+
+    def rows_before(self, time_ns) -> int:
+        """The number of grid samples before `time_ns`."""
+        return int(np.clip(-(-(time_ns - self.start) // self.step), 0, self.size))
 
 
-def recorded_hours(time, annotated) -> tuple[float, float]:
-    """Hours the samples at `time` cover, and the part of them covered by samples where
-    `annotated` is true: each sample covers the step to the next one, or one median step where
-    that step is a gap and after the last sample."""
-    step = np.diff(time.view("int64"))
-    median = np.median(step)
-    covered = np.append(np.where(step > GAP * median, median, step), median) / 3.6e12  # ns -> h
-    return float(covered.sum()), float(covered[np.asarray(annotated)].sum())
+def resampling_grid(spill: Spill, sample_rate) -> Grid:
+    """The regular grid at `sample_rate` from the spilled recording's first timestamp to its
+    last sample's end less half a grid step: the last sample covers one median step, as in
+    Spill.hours_recorded, so that a recording of whole windows stays whole windows, and a
+    device's block timestamps, which jitter by microseconds, add no sample past the end."""
+    step = round(1e9 / sample_rate)
+    first = spill.first_time()
+    end = spill.last_time() + round(spill.median_step) - step // 2
+    return Grid(first, step, max(-(-(end - first) // step), 1))
 
 
-def resample_recording(time, acceleration, annotation, sample_rate, max_gap_s, temperature=None):
-    """The recording on a uniform `sample_rate` grid from its first timestamp, with each grid
-    sample's `temperature` where one is given (else None).
+def anti_aliasing(rate, sample_rate):
+    """The low-pass filter (second-order sections) that resampling from `rate` down to
+    `sample_rate` Hz applies first; None when not down by more than RATE_TOLERANCE (a device
+    set to the windows' rate, a little fast)."""
+    if sample_rate * (1 + RATE_TOLERANCE) >= rate:  # what aliases is not worth the filter
+        return None
+    return scipy.signal.butter(8, 0.9 * sample_rate / 2, fs=rate, output="sos")
 
-    Linear interpolation, after a low-pass filter when downsampling; an output sample next to a
-    missing input (NaN or infinite) is NaN, and none is made across a step between timestamps
-    longer than `max_gap_s` (a gap: the windows it touches are incomplete); annotations come from
-    the last input sample at or before each output sample. The last input sample covers one
-    (median) input step, as in recorded_hours: the grid reaches to its end, holding its value,
-    so that a recording of whole windows stays whole windows.
+
+def resample(spill: Spill, grid: Grid, first, stop, *, max_gap_s, low_pass=None):
+    """Grid samples `first` to `stop` (not included) from the spilled recording: the Recording
+    on the grid, and which of its samples are kept.
+
+    Linear interpolation between the input samples either side, after the `low_pass` filter
+    (second-order sections; None: none) where one is given; a grid sample next to a missing
+    input (NaN or infinite) is NaN, and none is kept across a step between timestamps longer
+    than `max_gap_s` (a gap: the windows it touches are incomplete); annotations come from the
+    last input sample at or before each grid sample; past the last input sample its value
+    holds. The filter reads FILTER_MARGIN_S more input either side, where its start-up settles,
+    so that pieces give what the whole gives to a float32 rounding; without it exactly.
     """
-    t = time.view("int64")
-    step = np.median(np.diff(t))
-    grid_step = round(1e9 / sample_rate)
-    # To the last sample's end, less half a step: a device's block timestamps jitter by
-    # microseconds, which would otherwise add a sample, and a window, past the end.
-    grid = np.arange(t[0], t[-1] + round(step) - grid_step // 2, grid_step)
-    previous = np.searchsorted(t, grid, side="right") - 1
+    g = grid.times(first, stop)
+    margin = 0 if low_pass is None else round(FILTER_MARGIN_S * 1e9 / spill.median_step)
+    begin = max(spill.rows_before(g[0], "right") - 1 - margin, 0)
+    raw = spill.read(begin, spill.rows_before(g[-1], "right") + 1 + margin)
+    t = raw.time.view(np.int64)
+    previous = np.searchsorted(t, g, side="right") - 1
     following = np.minimum(previous + 1, len(t) - 1)
+    span = t[following] - t[previous]
+    weight = np.divide(g - t[previous], span, out=np.zeros(len(g)), where=span > 0)
+    weight = weight.astype(np.float32)
+    acceleration = raw.acceleration
     missing = ~np.isfinite(acceleration).all(axis=1)
-    filled = np.stack(
-        [np.interp(t, t[~missing], axis[~missing]) for axis in acceleration.T], axis=1
-    )
-    if sample_rate < measured_rate(time):
-        sos = scipy.signal.butter(8, 0.9 * sample_rate / 2, fs=measured_rate(time), output="sos")
-        filled = scipy.signal.sosfiltfilt(sos, filled, axis=0)
-    out = np.stack([np.interp(grid, t, axis) for axis in filled.T], axis=1).astype(np.float32)
+    if low_pass is not None:
+        known = np.flatnonzero(~missing)
+        if known.size:  # from the grid's start: times from one origin round alike in any piece
+            relative = (t - grid.start).astype(np.float64)
+            acceleration = np.stack(
+                [np.interp(relative, relative[known], axis[known]) for axis in acceleration.T],
+                axis=1,
+            )
+        acceleration = scipy.signal.sosfiltfilt(low_pass, acceleration, axis=0)
+
+    def between(values):
+        """Each grid sample's value, `weight` of the way from the one before to the next."""
+        low = np.take(values, previous, axis=0).astype(np.float32)
+        value = np.take(values, following, axis=0).astype(np.float32)
+        value -= low
+        value *= weight.reshape(-1, *[1] * (values.ndim - 1))
+        value += low
+        return value
+
+    out = between(acceleration)
     out[missing[previous] | missing[following]] = np.nan
-    kept = (t[following] - t[previous]) <= max_gap_s * 1e9
-    grid, out, previous = grid[kept], out[kept], previous[kept]
-    if temperature is not None:
-        temperature = np.interp(grid, t, temperature).astype(np.float32)
-    annotation = annotation.iloc[previous].reset_index(drop=True)
-    return grid.view("datetime64[ns]"), out, annotation, temperature
+    return Recording(
+        time=g.view("datetime64[ns]"),
+        acceleration=out,
+        annotation=raw.annotation.iloc[previous].reset_index(drop=True),
+        time_zone=raw.time_zone,
+        temperature=None if raw.temperature is None else between(raw.temperature),
+        device=raw.device,
+    ), span <= max_gap_s * 1e9
+
+
+def window_starts(first, last, window_step_s) -> np.ndarray:
+    """Every window start of a recording whose samples run from `first` to `last`
+    (datetime64[ns]): one `window_step_s` apart from the first, up to the last."""
+    step = window_length(window_step_s)
+    return first + np.arange((last - first) // step + 1) * step
 
 
 def make_windows(
-    time, acceleration, annotation, *, sample_rate, window_length_s, window_step_s, **counts
+    time,
+    acceleration,
+    annotation,
+    starts=None,
+    *,
+    sample_rate,
+    window_length_s,
+    window_step_s,
+    **attrs,
 ) -> xr.Dataset:
-    """Cut one recording (`time` increasing) into windows starting every `window_step_s`:
-    (window, sample, axis) acceleration with start and annotation; `counts` (rows_read,
-    hours_recorded, hours_annotated) are the recording's as read, before any resampling. Every
-    start up to the last timestamp is a window, kept or dropped (and counted)."""
+    """Cut a recording (`time` increasing) into windows at `starts` (None: window_starts of
+    its time): (window, sample, axis) acceleration with start and annotation, each start kept
+    or dropped (and counted); `attrs` (rows_read, hours_recorded, hours_annotated and more)
+    are the recording's as read, before any resampling."""
     window_samples = round(window_length_s * sample_rate)
-    step = window_length(window_step_s)
-    starts = time[0] + np.arange((time[-1] - time[0]) // step + 1) * step
+    if starts is None:
+        starts = window_starts(time[0], time[-1], window_step_s)
     first = np.searchsorted(time, starts)
     held = np.searchsorted(time, starts + window_length(window_length_s)) - first
     complete = np.flatnonzero(held == window_samples)
@@ -142,17 +210,15 @@ def make_windows(
             "nan": has_nan.sum(),
             "infinite": has_inf.sum(),
         },
-        **counts,
+        **attrs,
     )
 
 
-def in_g(source, acceleration, magnitude, unit, unit_hint="set windows.unit: {}"):
-    """`acceleration` converted from `unit` to g, refused when the median of its finite vector
-    magnitudes `magnitude` (in `unit`) is far from the 1 g of gravity, the refusal suggesting
-    the unit by `unit_hint`, a format of it naming the caller's setting."""
+def check_unit(source, median_magnitude, unit, unit_hint="set windows.unit: {}") -> None:
+    """Refuse accelerations in `unit` whose finite vector magnitudes' median,
+    `median_magnitude` (in `unit`), is far from the 1 g of gravity, the refusal suggesting the
+    unit by `unit_hint`, a format of it naming the caller's setting."""
     low, high = MAGNITUDE_RANGE_G
-    finite = magnitude[np.isfinite(magnitude)]
-    median_magnitude = np.median(finite) if finite.size else np.nan
     median_g = median_magnitude * UNITS[unit]
     if not low <= median_g <= high:  # NaN (no finite sample) passes: its windows are dropped
         likely = min(UNITS, key=lambda name: abs(np.log(median_magnitude * UNITS[name] + 1e-12)))
@@ -166,6 +232,10 @@ def in_g(source, acceleration, magnitude, unit, unit_hint="set windows.unit: {}"
             f"{source}: median acceleration magnitude {median_magnitude:.4g} {unit}{in_unit} is "
             f"far from gravity's 1 g ({low} to {high} g expected); {hint}"
         )
+
+
+def in_g(acceleration, unit):
+    """`acceleration` in `unit` converted to g."""
     return acceleration * np.float32(UNITS[unit]) if unit != "g" else acceleration
 
 
@@ -178,49 +248,43 @@ def digest(arrays) -> str:
     return sha.hexdigest()
 
 
-@dataclasses.dataclass(frozen=True)
-class Recording:
-    """One recording as read from its file: `time` (datetime64[ns], increasing, on the clock
-    `time_zone` names), `acceleration` (n, 3) float32 as written, `annotation` (categorical, NA
-    where unannotated); for a device file, each sample's `temperature` (degrees C, None where
-    the device records none) and `device`, its description (the store's device_* attributes;
-    None for a CSV file)."""
-
-    time: np.ndarray
-    acceleration: np.ndarray
-    annotation: pd.Series
-    time_zone: str = NO_OFFSET
-    temperature: np.ndarray | None = None
-    device: dict | None = None
-
-
-def calibrates(calibrate, recording: Recording) -> bool:
-    """Whether the `calibrate` setting (auto, on, off; YAML's booleans for on and off) calibrates
-    `recording`: auto calibrates device files only."""
+def calibrates(calibrate, device) -> bool:
+    """Whether the `calibrate` setting (auto, on, off; YAML's booleans for on and off)
+    calibrates a recording of `device` (a Recording's; None: a CSV file): auto calibrates
+    device files only."""
     mode = {True: "on", False: "off"}.get(calibrate, calibrate)
-    return mode == "on" or (mode == "auto" and recording.device is not None)
+    return mode == "on" or (mode == "auto" and device is not None)
 
 
-def window_recording(
-    path, recording: Recording, windows, *, calibrate, unit_hint="set windows.unit: {}"
-) -> xr.Dataset:
-    """Check and cut the `recording` read from the file `path` under the `windows` settings,
-    calibrated as the `calibrate` setting says (calibrates); a unit refused is suggested by
-    `unit_hint` (in_g). A device file is always resampled from its timestamps (its rate
-    wanders), a CSV file where its rate is not the windows'."""
-    time, annotation, temperature = recording.time, recording.annotation, recording.temperature
-    device = recording.device
-    sample_rate = windows.sample_rate
-    if len(time) < 2:
-        raise DataError(f"{path}: has {len(time)} rows, too few to be a recording")
-    recording_digest = digest((time, recording.acceleration))
-    # Counted as read: resampling changes the rows, not what was recorded.
-    rows_read = len(time)
-    hours_recorded, hours_annotated = recorded_hours(time, pd.notna(annotation))
-    magnitude = np.linalg.norm(recording.acceleration, axis=1)
+def window_pieces(
+    path, pieces, windows, *, calibrate, unit_hint="set windows.unit: {}", piece_s=None
+) -> Iterator[xr.Dataset]:
+    """Check and cut the recording read from the file `path` as `pieces` (Recordings in order,
+    or one Recording) under the `windows` settings, calibrated as the `calibrate` setting says
+    (calibrates); a unit refused is suggested by `unit_hint` (in_g). A device file is always
+    resampled from its timestamps (its rate wanders), a CSV file where its rate is not the
+    windows'. One dataset for each `piece_s` seconds (None: PIECE_S) of window starts, each
+    with the whole recording's attributes and its own windows' counts: join_windows makes them
+    the one dataset of the recording, the same wherever the pieces were cut.
+
+    The recording is read once into a temporary folder (cache.recording.Spill); the
+    calibration is fitted on the stationary points of its samples as recorded, then applied
+    piece by piece as each is cut, so that no more than a piece is in memory."""
+    if isinstance(pieces, Recording):
+        pieces = [pieces]
+    with tempfile.TemporaryDirectory(prefix="spectrohar-") as folder:
+        spill = Spill.write(folder, pieces)
+        yield from _cut(path, spill, windows, calibrate, unit_hint, piece_s or PIECE_S)
+
+
+def _cut(path, spill: Spill, windows, calibrate, unit_hint, piece_s) -> Iterator[xr.Dataset]:
+    """window_pieces of the recording in `spill`."""
+    if spill.rows < 2:
+        raise DataError(f"{path}: has {spill.rows} rows, too few to be a recording")
+    device, sample_rate = spill.device, windows.sample_rate
     unit = windows.unit if device is None else "g"  # device files are read in g
-    acceleration = in_g(path, recording.acceleration, magnitude, unit, unit_hint)
-    rate = measured_rate(time)
+    check_unit(path, spill.median_magnitude, unit, unit_hint)
+    rate = 1e9 / spill.median_step
     configured = rate if device is None else device["device_sample_rate_hz"]
     if abs(configured / sample_rate - 1) > RATE_TOLERANCE and not windows.resample:
         raise DataError(
@@ -228,43 +292,111 @@ def window_recording(
             "(set windows.resample: true to resample it)"
         )
     resampled = device is not None or abs(rate / sample_rate - 1) > RATE_TOLERANCE
+    grid, low_pass = None, None
     if resampled:
         log.info("%s: resampling from %.4g Hz to %s Hz", path, rate, sample_rate)
-        time, acceleration, annotation, temperature = resample_recording(
-            time, acceleration, annotation, sample_rate, windows.max_gap_s, temperature
-        )
-    if calibrates(calibrate, recording):
-        calibration = fit_calibration(stationary_points(acceleration, sample_rate, temperature))
+        grid, low_pass = resampling_grid(spill, sample_rate), anti_aliasing(rate, sample_rate)
+
+    def series(first, stop) -> Recording:
+        """Samples `first` to `stop` of the recording on the windows' clock, in g, less those
+        across a gap."""
+        if grid is None:
+            piece = spill.read(first, stop)
+        else:
+            piece, kept = resample(
+                spill, grid, first, stop, max_gap_s=windows.max_gap_s, low_pass=low_pass
+            )
+            piece = dataclasses.replace(
+                piece,
+                time=piece.time[kept],
+                acceleration=piece.acceleration[kept],
+                annotation=piece.annotation[kept],
+                temperature=None if piece.temperature is None else piece.temperature[kept],
+            )
+        return dataclasses.replace(piece, acceleration=in_g(piece.acceleration, unit))
+
+    if calibrates(calibrate, device):
+        # On the samples as recorded, in blocks of CALIBRATION_BLOCK_S at their rate: pieces of
+        # whole blocks give the points of the whole.
+        block = round(CALIBRATION_BLOCK_S * rate)
+        rows = max(round(piece_s * rate) // block, 1) * block
+        points = []
+        for first in range(0, spill.rows, rows):
+            piece = spill.read(first, first + rows)
+            points.append(
+                stationary_points(in_g(piece.acceleration, unit), rate, piece.temperature)
+            )
+        calibration = fit_calibration(Points.concat(points))
         log.info("%s: calibration %s", path, calibration.reason)
-        acceleration = apply_calibration(acceleration, calibration, temperature)
     else:
         calibration = not_calibrated(
             "off: a CSV recording (calibrate: auto calibrates device files)"
             if device is None and calibrate == "auto"
             else "off: calibrate is off"
         )
-    ds = make_windows(
-        time,
-        acceleration,
-        annotation,
-        sample_rate=sample_rate,
-        window_length_s=windows.length_s,
-        window_step_s=windows.step,
-        rows_read=rows_read,
-        hours_recorded=hours_recorded,
-        hours_annotated=hours_annotated,
-    )
-    ds.attrs.update(
-        recording_digest=recording_digest,
-        time_zone=recording.time_zone,
-        recorded_sample_rate=float(rate),
-        resampled=bool(resampled),
+    attrs = {
+        "rows_read": spill.rows,  # counted as read: resampling changes the rows, not the record
+        "hours_recorded": spill.hours_recorded,
+        "hours_annotated": spill.hours_annotated,
+        "recording_digest": spill.digest,
+        "time_zone": spill.time_zone,
+        "recorded_sample_rate": float(rate),
+        "resampled": bool(resampled),
         **(device or {}),
         **calibration.attrs(),
-    )
-    if ds.attrs["windows_kept"] == 0:
+    }
+    first = np.datetime64(spill.first_time(), "ns")
+    last = spill.last_time() if grid is None else grid.start + (grid.size - 1) * grid.step
+    starts = window_starts(first, np.datetime64(last, "ns"), windows.step)
+    length = window_length(windows.length_s).astype(np.int64)
+    per_piece, kept = max(round(piece_s / windows.step), 1), 0
+    for begin in range(0, len(starts), per_piece):
+        these = starts[begin : begin + per_piece]
+        span = these[0].astype(np.int64), these[-1].astype(np.int64) + length
+        rows = [(spill if grid is None else grid).rows_before(end) for end in span]
+        piece = series(*rows)
+        acceleration = piece.acceleration
+        if calibration.applied:
+            acceleration = apply_calibration(acceleration, calibration, piece.temperature)
+        ds = make_windows(
+            piece.time,
+            acceleration,
+            piece.annotation,
+            these,
+            sample_rate=sample_rate,
+            window_length_s=windows.length_s,
+            window_step_s=windows.step,
+            **attrs,
+        )
+        kept += ds.sizes["window"]
+        yield ds
+    if not kept:
         log.warning("%s: no window passes the windowing rules", path)
-    return ds
+
+
+def join_windows(pieces) -> xr.Dataset:
+    """The one dataset of a recording's pieces (window_pieces'): their windows in order, their
+    counts summed."""
+    pieces = list(pieces)
+    attrs = {k: v for k, v in pieces[0].attrs.items() if k not in PIECE_COUNTS}
+    dropped = {
+        reason: sum(piece.attrs["windows_dropped"][reason] for piece in pieces)
+        for reason in DROP_REASONS
+    }
+    return window_dataset(
+        np.concatenate([piece.acceleration.values for piece in pieces]),
+        np.concatenate([piece.window_start.values for piece in pieces]),
+        np.concatenate([piece.annotation.values for piece in pieces]),
+        windows_dropped=dropped,
+        **attrs,
+    )
+
+
+def window_recording(path, pieces, windows, *, calibrate, unit_hint="set windows.unit: {}"):
+    """The one dataset of window_pieces' (the same arguments): the windows stage's."""
+    return join_windows(
+        window_pieces(path, pieces, windows, calibrate=calibrate, unit_hint=unit_hint)
+    )
 
 
 def device_and_calibration(attrs) -> dict:

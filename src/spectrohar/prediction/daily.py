@@ -11,8 +11,9 @@ midnight it crosses, so a window over midnight counts on both days in proportion
 day from the recording's first to its last is summarised, days entirely in a gap too; time
 before the first window, after the last and in gaps is no data.
 
-A day is complete when at least 21 h of it were worn and recorded, stepcount's bar for its
-adjusted daily estimates (OxWearables; "up to 3h/d missingness"): the first and last days of a
+A day is complete when at least 21 h of it were worn and recorded (predict.valid_day_hours
+sets it; prediction.cohort calls such a day valid), stepcount's bar for its adjusted daily
+estimates (OxWearables; "up to 3h/d missingness"): the first and last days of a
 recording, usually part-days, fall short, while one dropped window or a short gap does not
 spoil a day as a rule of no hour without data would.
 """

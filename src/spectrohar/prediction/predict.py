@@ -20,19 +20,23 @@ so that days are the zone's, 23 or 25 h long where its clocks change.
 import dataclasses
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 from tqdm.auto import tqdm
 
 from spectrohar.cache.layout import UNANNOTATED
-from spectrohar.cache.windows import device_and_calibration, window_recording
+from spectrohar.cache.recording import Recording
+from spectrohar.cache.windows import device_and_calibration, window_pieces
 from spectrohar.errors import DataError
 from spectrohar.evaluation.evaluate import probability_columns, table_classes
 from spectrohar.evaluation.score import score
 from spectrohar.models import Loaded, load_model
 from spectrohar.models.hmm import HMM, contiguous_runs, load_hmm, smooth
+from spectrohar.prediction.cohort import VALID_DAY_HOURS, failures_sentence, recording_summary
 from spectrohar.prediction.daily import daily_summary
 from spectrohar.prediction.nonwear import non_wear, window_statistics
 from spectrohar.settings import Windows
@@ -40,7 +44,7 @@ from spectrohar.sources import checked_ids
 from spectrohar.sources.annotations import annotation_table
 from spectrohar.sources.csvfile import time_offset
 from spectrohar.sources.labels import choose_dictionary, labelling
-from spectrohar.sources.recordings import SUFFIXES, read_file, recording_id
+from spectrohar.sources.recordings import SUFFIXES, read_pieces, recording_id
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,8 @@ COMMAND_OPTIONS = {
 }
 
 
+# The calibration's columns that come first in the cohort table, as the field's summaries give.
+CALIBRATION = ("calibration_error_before_mg", "calibration_error_after_mg", "calibration_applied")
 # The files summarise writes, in its order, as the predict_summary rule names them.
 OUTPUTS = ("summary.csv", "metrics.json", "not_read.csv", "cohort.csv", "failures.csv")
 
@@ -98,10 +104,21 @@ def recording_name(path) -> str:
     return checked_ids([name], path)[0]
 
 
-def zone_instants(recording, time, time_zone, timezone, setting) -> np.ndarray:
+def on_zone_clock(recording, pieces, timezone, setting) -> Iterator[Recording]:
+    """The `pieces` (Recordings) of a recording with their times as instants read on the
+    clock of `timezone` (zone_instants), the time zone named so."""
+    rows = 0
+    for piece in pieces:
+        time = zone_instants(recording, piece.time, piece.time_zone, timezone, setting, rows)
+        rows += len(time)
+        yield dataclasses.replace(piece, time=time, time_zone=timezone)
+
+
+def zone_instants(recording, time, time_zone, timezone, setting, rows=0) -> np.ndarray:
     """The instants (UTC, datetime64) of a recording's `time`, read with `time_zone`
-    (the Recording's): naive times on the clock of the IANA zone `timezone`, an ambiguous one
-    as its first occurrence; a time that clock skips is refused, naming `setting`."""
+    (the Recording's), its first `rows` rows after the file's first: naive times on the clock
+    of the IANA zone `timezone`, an ambiguous one as its first occurrence; a time that clock
+    skips is refused, naming `setting`."""
     offset = time_offset(time_zone)
     index = pd.DatetimeIndex(time)
     if offset is not None:
@@ -110,7 +127,7 @@ def zone_instants(recording, time, time_zone, timezone, setting) -> np.ndarray:
     skipped = np.flatnonzero(local.isna())
     if skipped.size:
         raise DataError(
-            f"{recording}: line {skipped[0] + 2}: {index[skipped[0]]} does not exist in "
+            f"{recording}: line {rows + skipped[0] + 2}: {index[skipped[0]]} does not exist in "
             f"{timezone}, whose clocks skip it ({skipped.size} rows like it): the recording's "
             f"times are not on the clock of {setting}"
         )
@@ -157,19 +174,29 @@ def predict_recording(
         unit=unit,
         max_gap_s=max_gap_s,
     )
-    read = read_file(recording, annotation_table(Path(recording).parent), max_gap_s)
+    pieces = read_pieces(recording, annotation_table(Path(recording).parent), max_gap_s)
     if timezone is not None:
-        time = zone_instants(recording, read.time, read.time_zone, timezone, settings["timezone"])
-        read = dataclasses.replace(read, time=time, time_zone=timezone)
-    ds = window_recording(recording, read, windows, calibrate=calibrate, unit_hint=settings["unit"])
-    if not ds.sizes["window"]:
+        pieces = on_zone_clock(recording, pieces, timezone, settings["timezone"])
+    starts, annotations, probabilities, statistics = [], [], [], []
+    step_samples = round(step_s * model.sample_rate)
+    for ds in window_pieces(
+        recording, pieces, windows, calibrate=calibrate, unit_hint=settings["unit"]
+    ):
+        attrs = ds.attrs  # the recording's, on every piece
+        if not ds.sizes["window"]:
+            continue
+        acceleration = ds.acceleration.values
+        starts.append(ds.window_start.values)
+        annotations.append(ds.annotation.values)
+        probabilities.append(model.predict_windows(acceleration))
+        statistics.append(window_statistics(acceleration, step_samples))
+    if not starts:
         raise DataError(
             f"{recording}: has no complete {length_s:g} s window of finite samples, the windows "
             f"that the model in {predictor.model_file} takes"
         )
-    acceleration = ds.acceleration.values
-    start = ds.window_start.values
-    probabilities = model.predict_windows(acceleration)
+    start = np.concatenate(starts)
+    probabilities = np.concatenate(probabilities)
     non_finite = ~np.isfinite(probabilities).all(axis=1)
     if non_finite.any():  # argmax would quietly predict the first class
         raise DataError(
@@ -177,7 +204,7 @@ def predict_recording(
             f"for {non_finite.sum()} of {len(probabilities)} windows (the first at "
             f"{pd.Timestamp(start[non_finite][0])})"
         )
-    annotation = ds.annotation.values.astype(object)
+    annotation = np.concatenate(annotations).astype(object)
     label = np.full(len(annotation), None, dtype=object)
     if (annotation != UNANNOTATED).any():
         # An annotation the dictionary lacks leaves its window unlabelled (logged), not unread.
@@ -196,8 +223,7 @@ def predict_recording(
     if predictor.hmm is not None:
         runs = contiguous_runs(np.zeros(len(start)), start, step_s)
         table["smoothed"] = smooth(predictor.hmm, table.predicted, runs)
-    statistics = window_statistics(acceleration, round(step_s * model.sample_rate))
-    table["non_wear"] = non_wear(statistics, start, step_s, nonwear)
+    table["non_wear"] = non_wear(xr.concat(statistics, "window"), start, step_s, nonwear)
     for column, values in probability_columns(classes, probabilities).items():
         table[column] = values
     table.attrs = {  # kept in the parquet file
@@ -208,12 +234,12 @@ def predict_recording(
         "window_length_s": length_s,
         "window_step_s": step_s,
         "sample_rate": model.sample_rate,
-        "recorded_sample_rate": ds.attrs["recorded_sample_rate"],
-        "resampled": ds.attrs["resampled"],
-        "time_zone": ds.attrs["time_zone"],
+        "recorded_sample_rate": attrs["recorded_sample_rate"],
+        "resampled": attrs["resampled"],
+        "time_zone": attrs["time_zone"],
         "nonwear": dataclasses.asdict(nonwear),
         "label_scheme": model.labels.scheme,
-        **device_and_calibration(ds.attrs),
+        **device_and_calibration(attrs),
     }
     return table
 
@@ -237,14 +263,24 @@ def activity(table) -> pd.Series:
     return table["smoothed" if "smoothed" in table else "predicted"]
 
 
-def summarise(tables, summary, metrics, not_read_table, cohort, failures, *, not_read) -> int:
+def summarise(
+    tables,
+    summary,
+    metrics,
+    not_read_table,
+    cohort,
+    failures,
+    *,
+    not_read,
+    valid_day_hours=VALID_DAY_HOURS,
+) -> int:
     """From the recordings' tables (name: parquet path): `summary`, a CSV row per recording and
-    calendar day (daily.daily_summary: hours of each class, non-wear, no data, complete);
-    `metrics`, JSON of score.score of each annotated recording's labelled windows by name;
-    `not_read_table`, a CSV row (file, reason) per file of `not_read` (path: reason), each
-    logged as a warning; `cohort`, a CSV row per recording (recording_row); and `failures`, a
-    CSV row (recording, file, reason) per recording that could not be predicted (predict_or_fail),
-    their count logged and returned."""
+    calendar day (daily.daily_summary: hours of each class, non-wear, no data, and `complete`,
+    at least `valid_day_hours` worn and recorded: a valid day); `metrics`, JSON of score.score
+    of each annotated recording's labelled windows by name; `not_read_table`, a CSV row (file,
+    reason) per file of `not_read` (path: reason), each logged as a warning; `cohort`, a CSV row
+    per recording (recording_row); and `failures`, a CSV row (recording, file, reason) per
+    recording that could not be predicted (predict_or_fail), their count logged and returned."""
     for path, reason in not_read.items():
         log.warning("%s: not read: %s", path, reason)
     not_read_frame = pd.DataFrame(not_read.items(), columns=["file", "reason"], dtype=str)
@@ -252,8 +288,8 @@ def summarise(tables, summary, metrics, not_read_table, cohort, failures, *, not
     days, scores, rows, failed = [], {}, [], []
     for name, path in tables.items():
         table = pd.read_parquet(path)
-        rows.append(recording_row(name, table))
         if "error" in table.attrs:
+            rows.append(recording_row(name, table, None))
             failed.append(
                 {"recording": name, "file": rows[-1]["file"], "reason": rows[-1]["failure"]}
             )
@@ -267,8 +303,10 @@ def summarise(tables, summary, metrics, not_read_table, cohort, failures, *, not
                 table.non_wear,
                 table_classes(table),
                 name,
+                min_wear_hours=valid_day_hours,
             )
         )
+        rows.append(recording_row(name, table, days[-1]))
         labelled = table.label.notna()
         if labelled.any():
             scores[name] = score(
@@ -281,28 +319,38 @@ def summarise(tables, summary, metrics, not_read_table, cohort, failures, *, not
     pd.DataFrame(rows).to_csv(cohort, index=False)
     pd.DataFrame(failed, columns=["recording", "file", "reason"]).to_csv(failures, index=False)
     if failed:
-        log.warning("%d of %d recordings failed (listed in %s)", len(failed), len(tables), failures)
+        log.warning("%s", failures_sentence(len(failed), len(tables), failures))
     return len(failed)
 
 
-def recording_row(name, table) -> dict:
-    """A recording's row of the cohort table: its file, windows (non-wear among them), sample
-    rates, clock, and its device and calibration (cache.windows.device_and_calibration); or,
-    for a recording that failed, why."""
+def recording_row(name, table, days) -> dict:
+    """A recording's row of the cohort table: its file; `failure`, empty, or why it could not be
+    predicted (and nothing more); its device's type and serial (empty for a CSV recording); the
+    `start` of its first window; the summary of its `days`, its rows of the daily summary
+    (cohort.recording_summary: days recorded, valid days, hours worn, each class's mean hours
+    per valid day); its calibration's error before and after and whether it was applied; its
+    windows (non-wear among them), sample rates and clock; then the rest of its device and
+    calibration (cache.windows.device_and_calibration)."""
     attrs = table.attrs
     if "error" in attrs:
         return {"recording": name, "file": attrs["recording"], "failure": attrs["error"]}
-    return {
+    device = device_and_calibration(attrs)
+    row = {
         "recording": name,
         "file": attrs["recording"],
         "failure": "",
+        "device_type": device.get("device_type", ""),
+        "device_serial": device.get("device_serial", ""),
+        "start": table.window_start.iloc[0],
+        **recording_summary(days, table_classes(table)),
+        **{key: device[key] for key in CALIBRATION},
         "windows": len(table),
         "non_wear_windows": int(table.non_wear.sum()),
         "recorded_sample_rate": attrs["recorded_sample_rate"],
         "resampled": attrs["resampled"],
         "time_zone": attrs["time_zone"],
-        **device_and_calibration(attrs),
     }
+    return row | device  # the columns above keep their places
 
 
 def predict_files(

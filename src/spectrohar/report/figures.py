@@ -246,3 +246,22 @@ def plot_timelines(window_start, window_step_s, predicted, non_wear, classes, ti
     handles.append(Patch(facecolor="white", edgecolor="0.45", linewidth=0.5, label="no data"))
     fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 7), fontsize=8)
     return fig
+
+
+def plot_cohort(cohort, classes) -> Figure:
+    """The cohort's recordings at a glance: a histogram of their hours worn and recorded, and
+    box plots across them of each class's mean hours per valid day (prediction.cohort's
+    columns; recordings without a value left out)."""
+    fig = Figure(figsize=(10, 3), dpi=DPI, layout="constrained")
+    worn, per_day = fig.subplots(1, 2, width_ratios=[2, 3])
+    hours = cohort["hours_worn"].dropna()
+    worn.hist(hours, bins=min(30, max(len(hours), 1)), color="0.45")
+    worn.set_xlabel("hours worn and recorded")
+    worn.set_ylabel("recordings")
+    worn.yaxis.set_major_locator(MaxNLocator(integer=True))
+    values = [cohort[f"hours_{cls}_per_day"].dropna() for cls in classes]
+    per_day.boxplot(values, flierprops={"markersize": 3})
+    per_day.set_xticks(range(1, len(classes) + 1), classes)
+    per_day.set_ylabel("mean hours per valid day")
+    per_day.grid(axis="y", alpha=0.3)
+    return fig

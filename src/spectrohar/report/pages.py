@@ -1,13 +1,18 @@
 """The pages, each one self-contained HTML file: the report rule's, embedding the run's figures,
 each with its caption from workflow/report/*.rst, and the run's tables and parameters; and the
-predict_page rule's, with the timelines and daily totals of the recordings predicted."""
+predict_page rule's, an index of a cohort's recordings linking a page per recording with its
+timeline and daily totals."""
 
 import base64
 import html
 import io
 import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -16,9 +21,11 @@ import yaml
 from spectrohar.cache.stores import open_spectrograms, reading
 from spectrohar.evaluation.compare import METRICS
 from spectrohar.evaluation.evaluate import table_classes
+from spectrohar.prediction.cohort import DAY_KINDS, distribution
 from spectrohar.prediction.predict import activity
 from spectrohar.report.figures import (
     DPI,
+    plot_cohort,
     plot_comparison,
     plot_confusion_matrix,
     plot_participant_kappa,
@@ -203,59 +210,80 @@ def _headline(metrics) -> list[tuple[str, str]]:
     ]
 
 
-def predictions_page(tables, summary, metrics, not_read, cohort, failures, page) -> None:
-    """The predict_page rule: `page`, HTML with the recordings that failed, the cohort table (a
-    row per recording: its device and calibration), each recording's timeline of each day and
-    its daily totals, then the files `not_read`, from the recordings' tables (name: parquet
-    path), their `summary`, `metrics`, `not_read`, `cohort` and `failures` as
-    prediction.predict.summarise wrote them."""
+def predictions_page(
+    tables, summary, metrics, not_read, cohort, failures, page, pages, *, valid_day_hours, workers=1
+) -> None:
+    """The predict_page rule: `page`, the index of the recordings predicted, and in the folder
+    `pages` a page per recording predicted (<name>.html: its device, calibration, timeline of
+    each day, daily totals and cohort row), from the recordings' tables (name: parquet path),
+    their `summary`, `metrics`, `not_read`, `cohort` and `failures` as
+    prediction.predict.summarise wrote them, valid days being those with `valid_day_hours`
+    worn and recorded. The index shows the cohort first (the distribution across recordings of
+    hours worn and of each class's hours per valid day, and the recordings that failed), then a
+    row per recording linking its page, then the files not read: no recording's timeline, so
+    that it stays light at thousands of recordings. The recordings' pages are drawn by `workers`
+    processes."""
     days = pd.read_csv(summary, dtype={"recording": str})
-    recordings = pd.read_csv(cohort, dtype={"recording": str}, keep_default_na=False)
+    recordings = pd.read_csv(cohort, dtype={"recording": str, "device_serial": str})
     scores = json.loads(Path(metrics).read_text())
     unread = pd.read_csv(not_read, dtype=str)
     failed = pd.read_csv(failures, dtype=str)
-    sections = []
-    for name, path in tables.items():
-        table = pd.read_parquet(path)
-        if "error" in table.attrs:
-            continue
-        attrs = table.attrs
-        figure = plot_timelines(
-            table.window_start,
-            attrs["window_step_s"],
-            activity(table),
-            table.non_wear,
-            table_classes(table),
-            f"{name}: {attrs['recording']}",
-        )
-        day = days[days.recording == name]
-        sections.append(_recording_html(name, table, day, figure, scores.get(name)))
-    rule = attrs["nonwear"]
-    smoothing = " smoothed by its HMM" if attrs["smoothing"] == "hmm" else ""
+    Path(pages).mkdir(parents=True, exist_ok=True)
+    daily = dict(tuple(days.groupby("recording", sort=False)))
+    rows = recordings.set_index("recording", drop=False)
+    index = Path(os.path.relpath(page, pages)).as_posix()
+    unpredicted = set(failed.recording)
+    linked = {name: Path(pages) / f"{name}.html" for name in tables if name not in unpredicted}
+    drawn = [
+        (tables[name], path, name, daily[name], rows.loc[name], scores.get(name), index)
+        for name, path in linked.items()
+    ]
+    # Half a second or so a page, minutes at a thousand recordings: drawn side by side. Forked:
+    # a spawned process would run the rule's script, its __main__, again. The tables are read in
+    # the workers, so that no reader's threads (pyarrow's) are running when they fork.
+    if workers > 1 and len(drawn) > 1:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            list(pool.map(_recording_page, *zip(*drawn, strict=True)))
+    else:
+        for arguments in drawn:
+            _recording_page(*arguments)
+    attrs, classes = None, []
+    if linked:
+        table = pd.read_parquet(tables[next(iter(linked))])
+        attrs, classes = table.attrs, table_classes(table)
     title = f"spectrohar predictions: {len(tables)} recordings"
     esc = html.escape
+    cohort_html = "<p>No recording could be predicted.</p>"
+    if attrs is not None:
+        figure = plot_cohort(recordings, classes)
+        columns = ["hours_worn", "valid_days", "valid_weekdays", "valid_weekend_days"]
+        columns += [f"hours_{cls}_{kind}" for cls in classes for kind in DAY_KINDS]
+        spread = distribution(recordings, columns)
+        cohort_html = (
+            f"<p>{_model_html(attrs)} Each recording's hours worn and recorded, its valid days "
+            f"(at least {valid_day_hours:g} h of the calendar day worn and recorded, first and "
+            "last days too), and each class's mean hours per valid day, per valid weekday and "
+            "per valid weekend day, across the recordings that have one "
+            f"(<code>{esc(str(cohort))}</code>; per day: <code>{esc(str(summary))}</code>)."
+            f"</p>{_png_html(figure, 'the cohort')}"
+            f"{spread.to_html(index=False, float_format='{:.2f}'.format)}"
+        )
     Path(page).write_text(
         f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{esc(title)}</title><style>{CSS}</style></head>
 <body><h1>{esc(title)}</h1>
-<p>The model in <code>{esc(attrs["model"])}</code>{smoothing}, on every complete
-{attrs["window_length_s"]:g} s window, windows starting every {attrs["window_step_s"]:g} s, each
-standing for its step of time. Non-wear by van Hees et al. (2013) as GGIR applies it: an
-axis is still over {rule["window_minutes"]} minutes when its standard deviation is below
-{rule["std_mg"]:g} mg and its range below {rule["range_mg"]:g} mg; a {rule["step_minutes"]}-minute
-block with {rule["axes_still"]} still axes is non-wear, left out of the hours of each class. A day
-is complete with 21 h worn and recorded (<code>{esc(str(summary))}</code>).</p>
+<h2>Cohort</h2>
+{cohort_html}
 <h2>Failures</h2>
 <p>{len(failed)} of {len(tables)} recordings could not be predicted
 (<code>{esc(str(failures))}</code>).</p>
 {failed.to_html(index=False) if len(failed) else ""}
 <h2>Recordings</h2>
-<p>Each recording's windows, sample rates, device and autocalibration (van Hees et al. 2014:
-the error of stationary 10 s windows from 1 g before and after, in mg, the offset, scale and
-temperature coefficient per axis, and whether it was applied, or why not)
-(<code>{esc(str(cohort))}</code>).</p>
-{recordings.to_html(index=False, na_rep="", float_format=lambda x: f"{x:.4g}")}
-{"".join(sections)}
+<p>A row per recording, its name linking its page (its device, calibration, a timeline of each
+day and the daily totals); every column of the cohort table is in
+<code>{esc(str(cohort))}</code>. Calibration (van Hees et al. 2014): the error of stationary
+10 s windows from 1 g before and after, in mg, and whether it was applied.</p>
+{_recordings_html(recordings, classes, linked, Path(page).parent)}
 <h2>Files not read</h2>
 <p>{len(unread)} files beside the recordings, not read as recordings
 (<code>{esc(str(not_read))}</code>).</p>
@@ -266,20 +294,78 @@ temperature coefficient per axis, and whether it was applied, or why not)
     )
 
 
-def _recording_html(name, table, days, figure, scores) -> str:
-    """A recording's part of the page: what it is, its timeline, its daily totals."""
-    png = io.BytesIO()
-    figure.savefig(png, format="png", dpi=DPI)
-    image = base64.b64encode(png.getvalue()).decode("ascii")
+def _model_html(attrs) -> str:
+    """What predicted the recordings, and how their time is counted."""
+    rule = attrs["nonwear"]
+    smoothing = " smoothed by its HMM" if attrs["smoothing"] == "hmm" else ""
+    return (
+        f"The model in <code>{html.escape(attrs['model'])}</code>{smoothing}, on every complete "
+        f"{attrs['window_length_s']:g} s window, windows starting every "
+        f"{attrs['window_step_s']:g} s, each standing for its step of time. Non-wear by van Hees "
+        "et al. (2013) as GGIR applies it: an axis is still over "
+        f"{rule['window_minutes']} minutes when its standard deviation is below "
+        f"{rule['std_mg']:g} mg and its range below {rule['range_mg']:g} mg; a "
+        f"{rule['step_minutes']}-minute block with {rule['axes_still']} still axes is non-wear, "
+        "left out of the hours of each class."
+    )
+
+
+def _recordings_html(recordings, classes, linked, folder) -> str:
+    """The index's table of recordings: the cohort table's leading columns, each name linking
+    its page in `linked` (name: path; none for a recording that failed) from `folder`."""
+    columns = [
+        "recording",
+        "file",
+        "device_type",
+        "device_serial",
+        "start",
+        "days_recorded",
+        "valid_days",
+        "valid_weekdays",
+        "valid_weekend_days",
+        "hours_worn",
+        "hours_non_wear",
+        *(f"hours_{cls}_per_day" for cls in classes),
+        "calibration_error_before_mg",
+        "calibration_error_after_mg",
+        "calibration_applied",
+        "failure",
+    ]
+    shown = recordings.reindex(columns=columns)
+    text = shown.select_dtypes(exclude="number").columns
+    shown[text] = shown[text].map(lambda value: "" if pd.isna(value) else html.escape(str(value)))
+    shown["recording"] = [
+        f'<a href="{quote(Path(os.path.relpath(linked[name], folder)).as_posix())}">'
+        f"{html.escape(name)}</a>"
+        if name in linked
+        else html.escape(name)
+        for name in recordings["recording"]
+    ]
+    return shown.to_html(index=False, escape=False, na_rep="", float_format="{:.2f}".format)
+
+
+def _recording_page(table_path, path, name, days, row, scores, index) -> None:
+    """A recording's own page at `path` from its table at `table_path`: what it is, its
+    timeline, its daily totals and its row of the cohort table, linking back to the `index` (a
+    path relative to it)."""
+    table = pd.read_parquet(table_path)
     attrs = table.attrs
+    esc = html.escape
+    figure = plot_timelines(
+        table.window_start,
+        attrs["window_step_s"],
+        activity(table),
+        table.non_wear,
+        table_classes(table),
+        f"{name}: {attrs['recording']}",
+    )
     kappa = (
         ""
         if scores is None
         else f"; against its annotations ({scores['n_windows']} labelled windows, scheme "
-        f"{html.escape(attrs['label_scheme'])}): kappa {scores['kappa']:.3f}, macro F1 "
+        f"{esc(attrs['label_scheme'])}): kappa {scores['kappa']:.3f}, macro F1 "
         f"{scores['macro_f1']:.3f}"
     )
-    totals = days.drop(columns="recording").to_html(index=False, float_format="{:.2f}".format)
     rate = f"recorded at {attrs['recorded_sample_rate']:.4g} Hz" + (
         f", resampled to the model's {attrs['sample_rate']:g} Hz" if attrs["resampled"] else ""
     )
@@ -289,10 +375,28 @@ def _recording_html(name, table, days, figure, scores) -> str:
             f"{attrs['device_sample_rate_hz']:g} Hz and ±{attrs['device_range_g']:g} g), {rate}"
         )
     rate += f"; calibration {attrs['calibration_reason']}"
-    return (
-        f"<h2>{html.escape(name)}</h2><p><code>{html.escape(attrs['recording'])}</code>: "
-        f"{rate}; {len(table)} windows, {int(table.non_wear.sum())} of them non-wear, times "
-        f"{html.escape(attrs['time_zone'])}{kappa}</p>"
-        f'<figure><img alt="timeline of {html.escape(name)}" '
-        f'src="data:image/png;base64,{image}"></figure>{totals}'
+    totals = days.drop(columns="recording").to_html(index=False, float_format="{:.2f}".format)
+    values = row.dropna().map(lambda value: f"{value:.4g}" if isinstance(value, float) else value)
+    described = values.rename_axis("column").rename("value").reset_index()
+    Path(path).write_text(
+        f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{esc(name)}</title><style>{CSS}</style></head>
+<body><p><a href="{quote(index)}">All recordings</a></p><h1>{esc(name)}</h1>
+<p><code>{esc(attrs["recording"])}</code>: {esc(rate, quote=False)}; {len(table)} windows,
+{int(table.non_wear.sum())} of them non-wear, times {esc(attrs["time_zone"])}{kappa}.</p>
+<p>{_model_html(attrs)}</p>
+{_png_html(figure, f"timeline of {name}")}
+<h2>Days</h2>{totals}
+<h2>In the cohort table</h2>{described.to_html(index=False)}
+</body></html>
+""",
+        encoding="utf-8",
     )
+
+
+def _png_html(figure, alt) -> str:
+    """`figure` as an image embedded in the page."""
+    png = io.BytesIO()
+    figure.savefig(png, format="png", dpi=DPI)
+    image = base64.b64encode(png.getvalue()).decode("ascii")
+    return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{image}"></figure>'

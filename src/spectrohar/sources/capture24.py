@@ -17,7 +17,9 @@ from spectrohar.sources import checked_ids, refuse_copies, refuse_other_files, s
 from spectrohar.sources.annotations import ANNOTATIONS, annotation_table, read_annotations
 from spectrohar.sources.labels import DICTIONARY
 from spectrohar.sources.metadata import METADATA
-from spectrohar.sources.recordings import SUFFIXES, read_file, recording_id
+from spectrohar.sources.recordings import SUFFIXES, read_pieces, recording_id
+
+HEAD = 1 << 20  # bytes of a file compared before the whole of it
 
 NOT_RECORDINGS = {
     DICTIONARY: "the annotation-label dictionary (it labels annotations), no recording",
@@ -85,21 +87,34 @@ def inputs(settings, participant) -> dict[str, str]:
 
 
 def read(inputs, participant, *, source, windows) -> xr.Dataset:
-    """The recording's windows, calibrated as `source.calibrate` says."""
-    recording = read_file(inputs["recording"], inputs.get("annotations"), windows.max_gap_s)
-    return window_recording(inputs["recording"], recording, windows, calibrate=source.calibrate)
+    """The recording's windows, calibrated as `source.calibrate` says, read in pieces."""
+    pieces = read_pieces(inputs["recording"], inputs.get("annotations"), windows.max_gap_s)
+    return window_recording(inputs["recording"], pieces, windows, calibrate=source.calibrate)
 
 
 def refuse_identical_files(paths) -> None:
     """Two files with the same bytes are one recording under two names: stop, naming both.
-    Only files of equal size are read."""
-    by_size = defaultdict(list)
-    for path in paths:
-        by_size[path.stat().st_size].append(path)
-    same_size = (path for group in by_size.values() if len(group) > 1 for path in sorted(group))
+    Only files of equal size and equal first HEAD bytes are read whole: a cohort's device
+    files are often of one size, and a thousand weeks would otherwise be read at every start."""
+    same_size = _alike(paths, lambda path: path.stat().st_size)
+    same_head = [group for size in same_size for group in _alike(size, _head_digest)]
+    same = (path for group in same_head for path in sorted(group))
     refuse_copies(
-        ((path, file_digest(path)) for path in same_size), "are the same file (identical content)"
+        ((path, file_digest(path)) for path in same), "are the same file (identical content)"
     )
+
+
+def _alike(paths, key) -> list[list[Path]]:
+    """The groups of two or more `paths` with the same `key`."""
+    groups = defaultdict(list)
+    for path in paths:
+        groups[key(path)].append(path)
+    return [group for group in groups.values() if len(group) > 1]
+
+
+def _head_digest(path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read(HEAD)).hexdigest()
 
 
 def file_digest(path) -> str:

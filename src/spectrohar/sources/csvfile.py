@@ -14,6 +14,8 @@ import csv
 import datetime
 import io
 import re
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from spectrohar.cache.layout import AXES, NO_OFFSET
-from spectrohar.cache.windows import Recording
+from spectrohar.cache.recording import Recording
 from spectrohar.errors import DataError
 from spectrohar.sources import refuse_other_files
 
@@ -47,20 +49,13 @@ _CAST_ERROR = re.compile(
 BLOCK = 1 << 20  # bytes read at a time; also the longest line a recording may have
 
 
-def read(path, max_gap_s) -> Recording:
-    """The recording in the CSV file at `path` (sources.recordings' reader; a CSV file's gaps
-    are found when it is cut into windows, so `max_gap_s` is not needed here)."""
-    return Recording(*read_recording(path))
-
-
-def read_recording(path) -> tuple[np.ndarray, np.ndarray, pd.Series, str]:
-    """Time (datetime64[ns], increasing), acceleration (n, 3) float32 as written and annotation
-    (categorical, NA where unannotated, all NA without an annotation column) of one recording
-    file, and the time zone of its times: NO_OFFSET, or the first timestamp's offset.
-
-    The file is read BLOCK bytes at a time, each piece converted to the compact arrays as it
-    comes, so memory grows with the rows read, not with the file's text.
-    """
+def read_pieces(path, max_gap_s, piece_rows) -> Iterator[Recording]:
+    """The recording in the CSV file at `path` in pieces of `piece_rows` rows (None: one
+    piece), the last one shorter, each on the recording's time zone (sources.recordings'
+    reader; a CSV file's gaps are found when it is cut into windows, so `max_gap_s` is not
+    needed here). A value that does not convert stops at the piece that holds it; a timestamp
+    missing or not after the one before stops once the whole file is read, told as a reading
+    of the whole file tells it."""
     path = Path(path)
     refuse_other_files(path)
     if path.suffix == ".gz" and path.is_file():
@@ -72,12 +67,18 @@ def read_recording(path) -> tuple[np.ndarray, np.ndarray, pd.Series, str]:
                 )
     try:
         names = _column_names(path, _header(path))  # ours -> the file's
-        time, acceleration, annotation, offset = _read_pieces(path, names)
+        yield from _pieces(path, names, sys.maxsize if piece_rows is None else piece_rows)
     except (pa.ArrowException, OSError, EOFError, csv.Error) as error:
         raise DataError(f"{path}: cannot be read as a Capture-24 recording: {error}") from None
-    _check_time(path, time)
-    time_zone = NO_OFFSET if offset is None else f"{datetime.timezone(offset)}{FIRST_OFFSET}"
-    return time, acceleration, annotation, time_zone
+
+
+def read_recording(path) -> tuple[np.ndarray, np.ndarray, pd.Series, str]:
+    """Time (datetime64[ns], increasing), acceleration (n, 3) float32 as written and annotation
+    (categorical, NA where unannotated, all NA without an annotation column) of one recording
+    file, and the time zone of its times: NO_OFFSET, or the first timestamp's offset (the
+    whole file as read_pieces' one piece)."""
+    (recording,) = read_pieces(path, None, None)
+    return recording.time, recording.acceleration, recording.annotation, recording.time_zone
 
 
 def time_offset(time_zone) -> datetime.timedelta | None:
@@ -140,20 +141,42 @@ def _column_names(path, header) -> dict[str, str]:
     return names
 
 
-def _read_pieces(
-    path, names
-) -> tuple[np.ndarray, np.ndarray, pd.Series, datetime.timedelta | None]:
-    """Time, acceleration, annotation and the first timestamp's zone offset (None without
-    one) of the recording at `path`, its columns `names` (ours -> the file's), read and
-    converted piece by piece."""
+def _pieces(path, names, piece_rows) -> Iterator[Recording]:
+    """The recording at `path`, its columns `names` (ours -> the file's), in pieces of
+    `piece_rows` rows joined from its batches as they are converted; a piece is yielded once
+    its timestamps are checked, nothing after a problem."""
+    check = TimeCheck(path)
+    held, rows, time_zone, yielded = [], 0, NO_OFFSET, False
+    for *batch, time_zone in _batches(path, names):
+        check.add(batch[0])
+        if check.failed:
+            continue  # read on: a later line may hold a problem told before this one
+        held.append(batch)
+        rows += len(batch[0])
+        if rows >= piece_rows:
+            time, acceleration, annotation = _joined(held)
+            whole = rows // piece_rows * piece_rows
+            for start in range(0, whole, piece_rows):
+                yield _piece(time, acceleration, annotation, start, piece_rows, time_zone)
+            # A copy of the rest: the pieces alone hold the joined rows.
+            held = [(time[whole:].copy(), acceleration[whole:].copy(), annotation[whole:])]
+            rows, yielded = rows - whole, True
+    check.stop()
+    if rows or not yielded:
+        yield _piece(*_joined(held), 0, rows, time_zone)
+
+
+def _batches(path, names) -> Iterator[tuple[np.ndarray, np.ndarray, pa.Array, str]]:
+    """The recording at `path`, its columns `names` (ours -> the file's), converted BLOCK bytes
+    at a time: time, acceleration, annotation (dictionary-encoded; null without the column)
+    and the time zone of its times."""
     types = {name: pa.string() for name in names.values()}  # converted below, spaces removed
     if ANNOTATION in names:
         types[names[ANNOTATION]] = COLUMNS[ANNOTATION]
     options = pacsv.ConvertOptions(
         column_types=types, include_columns=list(types), strings_can_be_null=True
     )
-    times, accelerations, annotations = [np.empty(0, "datetime64[ns]")], [], []
-    offset, rows = None, 0
+    rows = 0
     try:
         with pacsv.open_csv(
             path, read_options=pacsv.ReadOptions(block_size=BLOCK), convert_options=options
@@ -167,18 +190,25 @@ def _read_pieces(
                     to |= {axis: COLUMNS[axis] for axis in AXES}
                     # With an offset: the instants, in UTC, put on the first one's clock.
                     shift = np.timedelta64(offset or datetime.timedelta(0))
+                    time_zone = (
+                        NO_OFFSET
+                        if offset is None
+                        else f"{datetime.timezone(offset)}{FIRST_OFFSET}"
+                    )
                 converted = {
                     ours: _converted(
                         path, batch[names[ours]], names[ours], to[ours], rows + 2, first_time
                     ).to_numpy(zero_copy_only=False)
                     for ours in to
                 }
-                times.append(converted[TIME] + shift)
-                accelerations.append(
-                    np.stack([converted[axis].astype(np.float32) for axis in AXES], axis=1)
+                yield (
+                    converted[TIME] + shift,
+                    np.stack([converted[axis].astype(np.float32) for axis in AXES], axis=1),
+                    batch[names[ANNOTATION]]
+                    if ANNOTATION in names
+                    else pa.nulls(len(batch), COLUMNS[ANNOTATION]),
+                    time_zone,
                 )
-                if ANNOTATION in names:
-                    annotations.append(batch[names[ANNOTATION]])
                 rows += len(batch)
     except pa.ArrowInvalid as error:
         # The piece that fails starts after the rows read.
@@ -190,16 +220,34 @@ def _read_pieces(
                 "UTF-8 (a recording is UTF-8 text)"
             ) from None
         raise
-    time = np.concatenate(times)
-    del times  # freed before the next join: the rows are held twice only while joined
-    acceleration = np.concatenate([np.empty((0, len(AXES)), np.float32), *accelerations])
-    del accelerations
-    annotation = (
-        pa.chunked_array(annotations, COLUMNS[ANNOTATION])
-        if ANNOTATION in names
-        else pa.nulls(len(time), COLUMNS[ANNOTATION])
+
+
+def _joined(batches) -> tuple[np.ndarray, np.ndarray, pa.ChunkedArray]:
+    """Time, acceleration and annotation of converted `batches`, each joined in one."""
+    times, accelerations, annotations = zip(*batches, strict=True) if batches else ((), (), ())
+    return (
+        np.concatenate([np.empty(0, "datetime64[ns]"), *times]),
+        np.concatenate([np.empty((0, len(AXES)), np.float32), *accelerations]),
+        pa.chunked_array(
+            [chunk for annotation in annotations for chunk in _chunks(annotation)],
+            COLUMNS[ANNOTATION],
+        ),
     )
-    return time, acceleration, annotation.to_pandas(), offset
+
+
+def _chunks(annotation) -> list[pa.Array]:
+    return annotation.chunks if isinstance(annotation, pa.ChunkedArray) else [annotation]
+
+
+def _piece(time, acceleration, annotation, start, rows, time_zone) -> Recording:
+    """Rows `start` to `start + rows` of a recording's joined columns, a Recording."""
+    stop = start + rows
+    return Recording(
+        time[start:stop],
+        acceleration[start:stop],
+        annotation.slice(start, rows).to_pandas(),
+        time_zone,
+    )
 
 
 def _zone_offset(timestamp) -> datetime.timedelta | None:
@@ -242,18 +290,49 @@ def _converted(path, column, name, to, line, first_time) -> pa.Array:
     )
 
 
-def _check_time(path, time) -> None:
-    missing = np.flatnonzero(np.isnat(time))
-    if missing.size:
-        raise DataError(f"{path}: line {missing[0] + 2}: no timestamp ({missing.size} rows)")
-    step = np.diff(time.view("int64"))
-    for bad, what in (
-        (step == 0, "repeats the one before"),
-        (step < 0, "is before the one before"),
-    ):
-        rows = np.flatnonzero(bad) + 1
-        if rows.size:
-            raise DataError(
-                f"{path}: line {rows[0] + 2}: timestamp {time[rows[0]]} {what} "
-                f"({rows.size} rows like it); timestamps must increase"
-            )
+class TimeCheck:
+    """The checks of a recording's timestamps, given them piece by piece in file order: each
+    row has one, after the one before. A problem is counted over the whole file, and `stop`
+    tells the one a check of the whole file tells: the first row without a timestamp, else the
+    first repeating the one before, else the first before it."""
+
+    WRONG = ("repeats the one before", "is before the one before")
+
+    def __init__(self, path):
+        self.path, self.rows, self.last = path, 0, None
+        self.found = {}  # problem -> its first line, that line's timestamp, rows like it
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.found)
+
+    def add(self, time) -> None:
+        """Check the next rows' `time` (datetime64[ns])."""
+        t = time.view("int64")
+        step = np.diff(t if self.last is None else np.append(self.last, t))
+        later = len(t) - len(step)  # the row of a step's later timestamp, less its index
+        for problem, rows in (
+            (None, np.flatnonzero(np.isnat(time))),
+            (self.WRONG[0], np.flatnonzero(step == 0) + later),
+            (self.WRONG[1], np.flatnonzero(step < 0) + later),
+        ):
+            if rows.size:
+                line, at, count = self.found.get(
+                    problem, (self.rows + rows[0] + 2, time[rows[0]], 0)
+                )
+                self.found[problem] = line, at, count + rows.size
+        self.rows += len(t)
+        self.last = t[-1] if len(t) else self.last
+
+    def stop(self) -> None:
+        """Stop at the problem found that a whole file's check tells first, if any."""
+        if None in self.found:
+            line, _, count = self.found[None]
+            raise DataError(f"{self.path}: line {line}: no timestamp ({count} rows)")
+        for what in self.WRONG:
+            if what in self.found:
+                line, at, count = self.found[what]
+                raise DataError(
+                    f"{self.path}: line {line}: timestamp {at} {what} ({count} rows like it); "
+                    "timestamps must increase"
+                )

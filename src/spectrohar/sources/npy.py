@@ -8,7 +8,8 @@ import pandas as pd
 import xarray as xr
 
 from spectrohar.cache.layout import NO_OFFSET, window_dataset, window_length
-from spectrohar.cache.windows import CHUNK_WINDOWS, RATE_TOLERANCE, digest, in_g
+from spectrohar.cache.recording import finite_median
+from spectrohar.cache.windows import CHUNK_WINDOWS, RATE_TOLERANCE, check_unit, digest, in_g
 from spectrohar.errors import DataError
 from spectrohar.sources import checked_ids, source_folder
 
@@ -152,9 +153,8 @@ def window_arrays(folder, participant, windows) -> xr.Dataset:
     finite = ~has_nan & ~has_inf
     hours = covered_hours(np.sort(t[index]), windows.length_s)
     acceleration = da.from_array(x, chunks=(CHUNK_WINDOWS, -1, -1))[index[finite]]
-    acceleration = in_g(
-        folder / "X.npy", acceleration.astype(np.float32), magnitude[finite], windows.unit
-    )
+    check_unit(folder / "X.npy", finite_median(magnitude[finite]), windows.unit)
+    acceleration = in_g(acceleration.astype(np.float32), windows.unit)
     return window_dataset(
         acceleration.rechunk((CHUNK_WINDOWS, -1, -1)),
         t[index[finite]],
