@@ -68,7 +68,12 @@ def job_counts(folder, *args) -> dict[str, int]:
     """The jobs a dry run would run, counted per rule (from its job stats)."""
     result = snakemake(folder, "--dry-run", *args)
     assert result.returncode == 0, result.stdout + result.stderr
-    stats = result.stdout.split("Job stats:")[-1].split("total")[0]
+    return job_stats(result.stdout)
+
+
+def job_stats(output) -> dict[str, int]:
+    """The jobs of a run (or dry run) per rule, from the job stats in its `output`."""
+    stats = output.split("Job stats:")[-1].split("total")[0]
     return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", stats, re.MULTILINE)}
 
 
@@ -239,6 +244,10 @@ def test_report_logs_and_benchmarks(run):
     for job in jobs:
         assert (run / "logs" / "benchmarks" / f"{job}.tsv").exists()
         assert (run / "logs" / f"{job}.log").exists()
+    # Every job of the run but the target's recorded its time and memory (benchmarks/scale.py).
+    counts = job_stats(min((run / ".snakemake" / "log").glob("*.snakemake.log")).read_text())
+    recorded = list((run / "logs" / "benchmarks").rglob("*.tsv"))
+    assert len(recorded) == sum(counts.values()) - counts["all"]
     assert "windows kept" in (run / "logs" / "windows" / f"{PARTICIPANTS[0]}.log").read_text()
 
 
