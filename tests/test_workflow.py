@@ -388,9 +388,10 @@ def test_a_killed_forcerun_is_finished_by_a_plain_rerun(run, tmp_path):
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 600  # Snakemake starts slowly on a busy machine
     while not log.exists() and time.monotonic() < deadline:  # the job has started
         time.sleep(0.2)
+    assert log.exists(), "the forced train_cnn job did not start within 600 s"
     os.killpg(forced.pid, signal.SIGINT)  # Ctrl-C in a terminal
     forced.wait(timeout=60)
     assert not model.exists()
