@@ -381,8 +381,11 @@ def test_a_killed_forcerun_is_finished_by_a_plain_rerun(run, tmp_path):
     shutil.copytree(run, folder, ignore=shutil.ignore_patterns(".snakemake"))
     model, log = folder / "results" / "cnn" / "model.pt", folder / "logs" / "train" / "cnn.log"
     log.unlink()
+    # Training that would not end before the kill lands, however slowly the test polls.
+    endless = "train={max_epochs: 10000, patience: 10000}"
     forced = subprocess.Popen(
-        [*SNAKEMAKE, "--configfile", "small.yaml", "--cores", "1", "--forcerun", "train_cnn"],
+        [*SNAKEMAKE, "--configfile", "small.yaml", "--cores", "1", "--forcerun", "train_cnn"]
+        + ["--config", endless],
         cwd=folder,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -393,7 +396,7 @@ def test_a_killed_forcerun_is_finished_by_a_plain_rerun(run, tmp_path):
         time.sleep(0.2)
     assert log.exists(), "the forced train_cnn job did not start within 600 s"
     os.killpg(forced.pid, signal.SIGINT)  # Ctrl-C in a terminal
-    forced.wait(timeout=60)
+    forced.wait(timeout=300)
     assert not model.exists()
     # A plain rerun makes it again, and what follows it (that such a run finishes, the small
     # run shows: it is not run again here, to keep the suite within its minutes).
